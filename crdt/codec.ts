@@ -1,0 +1,223 @@
+/**
+ * Compact binary encoding shared by every crdt/ type: unsigned LEB128 varints for
+ * lengths, counts and counters, zigzag varints for signed integers, UTF-8 strings with a
+ * length prefix. Decoding is bounds-checked and throws a typed `CrdtError`, never a
+ * RangeError, and never returns a partially built value.
+ */
+import { CrdtError } from './errors.ts'
+
+/** Decoder limits: a string, byte string or collection larger than this is rejected. */
+export const MAX_LENGTH = 16 * 1024 * 1024
+export const MAX_COUNT = 1_000_000
+
+const textEncoder = new TextEncoder()
+const textDecoder = new TextDecoder('utf-8', { fatal: true })
+
+export class Writer {
+  private buf: Uint8Array
+  private view: DataView
+  pos = 0
+
+  constructor (initial = 64) {
+    this.buf = new Uint8Array(initial)
+    this.view = new DataView(this.buf.buffer)
+  }
+
+  private ensure (n: number): void {
+    if (this.pos + n <= this.buf.length) return
+    let size = this.buf.length * 2
+    while (size < this.pos + n) size *= 2
+    const next = new Uint8Array(size)
+    next.set(this.buf.subarray(0, this.pos))
+    this.buf = next
+    this.view = new DataView(next.buffer)
+  }
+
+  /** Unsigned integer up to 2^53 - 1. */
+  uint (n: number): this {
+    if (!Number.isSafeInteger(n) || n < 0) throw new CrdtError('invalid_delta', `not an unsigned safe integer: ${n}`)
+    this.ensure(8)
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n % 0x80) | 0x80
+      n = Math.floor(n / 0x80)
+    }
+    this.buf[this.pos++] = n
+    return this
+  }
+
+  /** Signed safe integer, zigzag-encoded. */
+  int (n: number): this {
+    if (!Number.isSafeInteger(n)) throw new CrdtError('invalid_delta', `not a safe integer: ${n}`)
+    return this.uint(n >= 0 ? n * 2 : -n * 2 - 1)
+  }
+
+  f64 (n: number): this {
+    this.ensure(8)
+    this.view.setFloat64(this.pos, n, true)
+    this.pos += 8
+    return this
+  }
+
+  u8 (n: number): this {
+    this.ensure(1)
+    this.buf[this.pos++] = n & 0xff
+    return this
+  }
+
+  bool (b: boolean): this {
+    return this.u8(b ? 1 : 0)
+  }
+
+  bytes (b: Uint8Array): this {
+    this.uint(b.length)
+    this.ensure(b.length)
+    this.buf.set(b, this.pos)
+    this.pos += b.length
+    return this
+  }
+
+  /** Bytes with no length prefix (the reader must know the length). */
+  raw (b: Uint8Array): this {
+    this.ensure(b.length)
+    this.buf.set(b, this.pos)
+    this.pos += b.length
+    return this
+  }
+
+  string (s: string): this {
+    // Worst case 3 bytes per UTF-16 unit; encodeInto avoids an intermediate copy.
+    this.ensure(s.length * 3 + 5)
+    const start = this.pos
+    // Reserve a 1-byte length for short strings, else fall back to a separate encode.
+    if (s.length < 43) {
+      const { written } = textEncoder.encodeInto(s, this.buf.subarray(start + 1))
+      this.buf[start] = written
+      this.pos = start + 1 + written
+      return this
+    }
+    return this.bytes(textEncoder.encode(s))
+  }
+
+  finish (): Uint8Array {
+    return this.buf.slice(0, this.pos)
+  }
+}
+
+export class Reader {
+  pos = 0
+  private readonly view: DataView
+
+  constructor (private readonly buf: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  }
+
+  get remaining (): number {
+    return this.buf.length - this.pos
+  }
+
+  get done (): boolean {
+    return this.pos >= this.buf.length
+  }
+
+  private need (n: number): void {
+    if (this.pos + n > this.buf.length) throw new CrdtError('decode_truncated', `need ${n} byte(s) at offset ${this.pos}, have ${this.buf.length - this.pos}`)
+  }
+
+  uint (): number {
+    let result = 0
+    let mul = 1
+    for (let i = 0; i < 8; i++) {
+      this.need(1)
+      const b = this.buf[this.pos++]!
+      result += (b & 0x7f) * mul
+      if ((b & 0x80) === 0) {
+        if (!Number.isSafeInteger(result)) throw new CrdtError('decode_invalid', 'varint beyond 2^53')
+        return result
+      }
+      mul *= 0x80
+    }
+    throw new CrdtError('decode_invalid', 'varint longer than 8 bytes')
+  }
+
+  int (): number {
+    const z = this.uint()
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2
+  }
+
+  f64 (): number {
+    this.need(8)
+    const n = this.view.getFloat64(this.pos, true)
+    this.pos += 8
+    return n
+  }
+
+  u8 (): number {
+    this.need(1)
+    return this.buf[this.pos++]!
+  }
+
+  bool (): boolean {
+    const b = this.u8()
+    if (b > 1) throw new CrdtError('decode_invalid', `bad boolean byte ${b}`)
+    return b === 1
+  }
+
+  /** A length or count prefix, checked against `max` before anything is allocated. */
+  length (max = MAX_LENGTH): number {
+    const n = this.uint()
+    if (n > max) throw new CrdtError('decode_oversized', `length ${n} exceeds limit ${max}`)
+    return n
+  }
+
+  count (max = MAX_COUNT): number {
+    return this.length(max)
+  }
+
+  bytes (): Uint8Array {
+    const n = this.length()
+    this.need(n)
+    const out = this.buf.slice(this.pos, this.pos + n)
+    this.pos += n
+    return out
+  }
+
+  raw (n: number): Uint8Array {
+    this.need(n)
+    const out = this.buf.subarray(this.pos, this.pos + n)
+    this.pos += n
+    return out
+  }
+
+  string (): string {
+    const n = this.length()
+    this.need(n)
+    let s: string
+    try {
+      s = textDecoder.decode(this.buf.subarray(this.pos, this.pos + n))
+    } catch {
+      throw new CrdtError('decode_invalid', 'string is not valid UTF-8')
+    }
+    this.pos += n
+    return s
+  }
+
+  /** Call after decoding a whole value: trailing bytes mean the input was not ours. */
+  end (): void {
+    if (this.pos !== this.buf.length) throw new CrdtError('decode_invalid', `${this.buf.length - this.pos} trailing byte(s)`)
+  }
+}
+
+/** Encode with a fresh writer. */
+export function encodeWith (fn: (w: Writer) => void, initial?: number): Uint8Array {
+  const w = new Writer(initial)
+  fn(w)
+  return w.finish()
+}
+
+/** Decode a whole buffer; rejects trailing bytes. */
+export function decodeWith<T> (buf: Uint8Array, fn: (r: Reader) => T): T {
+  const r = new Reader(buf)
+  const v = fn(r)
+  r.end()
+  return v
+}
