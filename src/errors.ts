@@ -15,6 +15,7 @@ export const ERROR_STATUS = {
   decode_truncated: 400,
   decode_invalid: 400,
   decode_oversized: 400,
+  invalid_delta: 400, // crdt/ CrdtError code of the same name
   bad_signature: 400,
   // 401 / 403 — who you are, what you may do
   unauthenticated: 401,
@@ -35,6 +36,7 @@ export const ERROR_STATUS = {
   agent_slots_exhausted: 402,
   subscription_inactive: 402,
   api_key_limit_reached: 402,
+  insufficient_rights: 402, // crdt/ bounded counter: decrement beyond this replica's rights
   // 413 / 415 / 429
   payload_too_large: 413,
   unsupported_media_type: 415,
