@@ -1,0 +1,81 @@
+/**
+ * Grow-only counter: one non-decreasing entry per key (usually a replica id), value = sum.
+ * A delta is one entry with its new total, so applying it is a max: idempotent and
+ * order-free. Mutators do not change the state they read: they return a delta, and the
+ * caller applies it (the store does, on commit) before making the next one.
+ */
+import type { Reader, Writer } from './codec.ts'
+import { CrdtError } from './errors.ts'
+import { decodeFlatNum, encodeFlatNum, type Flat, flatEquals, flatGet, flatMax, flatSum, flatToObject } from './flat.ts'
+import type { CrdtType } from './types.ts'
+
+/** `[key0, total0, key1, total1, …]`, keys ascending, totals > 0. Opaque outside crdt/. */
+export type GCounter = Flat<number>
+
+/** One entry's new total. */
+export interface GCounterDelta {
+  readonly key: string
+  readonly value: number
+}
+
+/** Checks an increment amount: a positive safe integer (counters count integer units). */
+export function checkAmount (n: number): void {
+  if (!Number.isSafeInteger(n) || n <= 0) throw new CrdtError('invalid_delta', `amount must be a positive safe integer, got ${n}`)
+}
+
+function checkTotal (total: number): void {
+  if (!Number.isSafeInteger(total)) throw new CrdtError('invalid_delta', `counter entry overflows 2^53: ${total}`)
+}
+
+/** Delta adding `n` (> 0) to `key`'s entry. Does not modify `s`. */
+export function gcounterIncrement (s: GCounter, key: string, n: number): GCounterDelta {
+  checkAmount(n)
+  const value = (flatGet(s, key) ?? 0) + n
+  checkTotal(value)
+  return { key, value }
+}
+
+/** Total of one entry (0 when absent). */
+export function gcounterEntry (s: GCounter, key: string): number {
+  return flatGet(s, key) ?? 0
+}
+
+/** Entries as `[key, total]` pairs in key order. */
+export function gcounterEntries (s: GCounter): Array<[string, number]> {
+  const out: Array<[string, number]> = []
+  for (let i = 0; i < s.length; i += 2) out.push([s[i] as string, s[i + 1] as number])
+  return out
+}
+
+/** Join `b` into `a` entry-wise by max. */
+export function gcounterJoin (a: GCounter, b: GCounter): GCounter {
+  for (let i = 0; i < b.length; i += 2) flatMax(a, b[i] as string, b[i + 1] as number)
+  return a
+}
+
+/** The G-counter type (kind `gcounter.v1`). */
+export const gcounterType: CrdtType<GCounter, GCounterDelta, number> = {
+  kind: 'gcounter.v1',
+  empty: () => [],
+  clone: (s) => s.slice(),
+  merge: gcounterJoin,
+  apply (s, d) {
+    flatMax(s, d.key, d.value)
+    return s
+  },
+  deltaState: (d) => (d.value > 0 ? [d.key, d.value] : []),
+  value: flatSum,
+  equals: flatEquals,
+  encodeState: encodeFlatNum,
+  decodeState: decodeFlatNum,
+  encodeDelta (w: Writer, d) {
+    w.string(d.key).uint(d.value)
+  },
+  decodeDelta (r: Reader) {
+    const key = r.string()
+    const value = r.uint()
+    if (value === 0) throw new CrdtError('decode_invalid', 'zero counter delta')
+    return { key, value }
+  },
+  inspect: (s) => ({ entries: flatToObject(s, (v) => v), total: flatSum(s) }),
+}
