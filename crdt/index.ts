@@ -1,0 +1,19 @@
+/**
+ * form-state's CRDT library: pure types with merge/apply/value and a compact canonical
+ * binary encoding. No I/O, no dependencies.
+ */
+import { gcounterType } from './gcounter.ts'
+import { pncounterType } from './pncounter.ts'
+import type { AnyCrdtType } from './types.ts'
+
+export * from './codec.ts'
+export * from './errors.ts'
+export * from './hlc.ts'
+export * from './version-vector.ts'
+export * from './types.ts'
+export * from './gcounter.ts'
+export * from './pncounter.ts'
+
+/** The non-parameterised types, for registries. Parameterised ones (awmap, record,
+ * lattice) are built by callers with their own kind tags. */
+export const builtinTypes: AnyCrdtType[] = [gcounterType, pncounterType]
