@@ -1,0 +1,137 @@
+/**
+ * JWT bearer token verification (jose).
+ *
+ * Policy: asymmetric algorithms only (RS256, ES256, EdDSA — never `none`, never HS*, so
+ * a public key can never be abused as an HMAC secret); `iss`, `aud` and `exp` required;
+ * 30 s clock tolerance; claims `sub`, `project_id`, `role` and optional `scope` validated
+ * with zod. Every rejection is FormStateError('invalid_token') with an RFC 6750 challenge;
+ * only an unreachable key endpoint is a 503 (see `keysUnavailable`).
+ */
+import { errors, jwtVerify, type JWTPayload } from 'jose'
+import { z } from 'zod'
+import { FormStateError } from '../errors.ts'
+import { invalidToken } from './auth-errors.ts'
+import { createKeyResolver, type JwtKeySource, type RemoteKeyTiming } from './jwt-keys.ts'
+import { ALL_SCOPES, ROLES, type Principal } from './principal.ts'
+
+export type { JwtKeySource, RemoteKeyTiming } from './jwt-keys.ts'
+
+/** The only signature algorithms ever accepted. */
+export const JWT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number]
+
+/** Tokens longer than this are refused before any parsing. */
+export const MAX_TOKEN_LENGTH = 8192
+
+/** Verifier configuration (built by the config module, never from `process.env` here). */
+export interface JwtVerifierOptions extends RemoteKeyTiming {
+  /** Expected `iss`, exactly. For `oidc` keys also the discovery base. */
+  readonly issuer: string
+  /** Accepted `aud` value(s). */
+  readonly audience: string | readonly string[]
+  readonly keys: JwtKeySource
+  /** When set, the token must carry a `scope` claim that includes it. */
+  readonly requiredScope?: string
+  /** Narrow the allow-list further (e.g. the devnet only signs RS256). */
+  readonly algorithms?: readonly JwtAlgorithm[]
+  /** Seconds of clock skew tolerated on exp/nbf/iat. Default 30. */
+  readonly clockToleranceSec?: number
+  /** Clock for claim checks, in ms; injected by tests. Default `Date.now`. */
+  readonly now?: () => number
+}
+
+/** A verified token's principal. */
+export interface JwtPrincipal extends Principal {
+  readonly kind: 'user'
+  /** Whether the token carried a `scope` claim (else it was granted every scope). */
+  readonly scoped: boolean
+  /** The token's `exp`, seconds since the epoch. */
+  readonly expiresAt: number
+}
+
+/** Checks bearer tokens. */
+export interface JwtVerifier {
+  verify (token: string): Promise<JwtPrincipal>
+}
+
+// RFC 6749 §3.3 scope-token characters.
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
+/** Token claims this service relies on; other claims are ignored. */
+export const jwtClaimsSchema = z.object({
+  sub: z.string().min(1).max(256),
+  project_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
+  role: z.enum(ROLES),
+  scope: z.string().max(2048)
+    .refine((s) => s.split(' ').every((t) => SCOPE_TOKEN.test(t)), 'space-separated scope tokens')
+    .optional(),
+})
+
+/** Creates a verifier. Remote keys are fetched lazily, on the first token. */
+export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
+  const algorithms = [...(opts.algorithms ?? JWT_ALGORITHMS)]
+  for (const alg of algorithms) {
+    if (!(JWT_ALGORITHMS as readonly string[]).includes(alg)) throw new TypeError(`algorithm not allowed: ${alg}`)
+  }
+  if (algorithms.length === 0) throw new TypeError('algorithms must not be empty')
+  const audience = typeof opts.audience === 'string' ? opts.audience : [...opts.audience]
+  const { getKey } = createKeyResolver(opts.keys, opts.issuer, opts)
+  const clockTolerance = opts.clockToleranceSec ?? 30
+  const now = opts.now
+
+  return {
+    async verify (token: string): Promise<JwtPrincipal> {
+      if (typeof token !== 'string' || token.length === 0) throw invalidToken('malformed token')
+      if (token.length > MAX_TOKEN_LENGTH) throw invalidToken('token too large')
+      let payload: JWTPayload
+      try {
+        ({ payload } = await jwtVerify(token, getKey, {
+          algorithms,
+          issuer: opts.issuer,
+          audience,
+          requiredClaims: ['iss', 'aud', 'exp'],
+          clockTolerance,
+          ...(now === undefined ? {} : { currentDate: new Date(now()) }),
+        }))
+      } catch (err) {
+        if (err instanceof FormStateError) throw err
+        throw invalidToken(reasonFor(err), err)
+      }
+      const parsed = jwtClaimsSchema.safeParse(payload)
+      if (!parsed.success) {
+        const claim = String(parsed.error.issues[0]?.path[0] ?? 'claims')
+        throw invalidToken(`invalid ${claim} claim`)
+      }
+      const { sub, project_id: projectId, role, scope } = parsed.data
+      const scoped = scope !== undefined
+      const scopes: ReadonlySet<string> = scoped ? new Set(scope.split(' ')) : ALL_SCOPES
+      if (opts.requiredScope !== undefined && !(scoped && scopes.has(opts.requiredScope))) {
+        throw invalidToken('required scope missing')
+      }
+      return { kind: 'user', sub, projectId, role, scopes, scoped, expiresAt: payload.exp as number }
+    },
+  }
+}
+
+/** A short, fixed description of why jose refused a token. */
+function reasonFor (err: unknown): string {
+  if (err instanceof errors.JWTExpired) return 'token expired'
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.reason === 'missing') return `missing ${safeClaim(err.claim)} claim`
+    if (err.claim === 'nbf') return 'token not yet valid'
+    if (err.claim === 'iss') return 'unexpected issuer'
+    if (err.claim === 'aud') return 'unexpected audience'
+    return `invalid ${safeClaim(err.claim)} claim`
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'algorithm not allowed'
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'invalid signature'
+  if (err instanceof errors.JWKSNoMatchingKey) return 'unknown signing key'
+  if (err instanceof errors.JWKSMultipleMatchingKeys) return 'ambiguous signing key'
+  if (err instanceof errors.JOSENotSupported) return 'unsupported token'
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return 'malformed token'
+  return 'invalid token'
+}
+
+function safeClaim (claim: string): string {
+  return /^[a-z_]{1,16}$/.test(claim) ? claim : 'required'
+}

@@ -1,0 +1,106 @@
+/**
+ * Service-to-service credentials: each internal service has a name and a shared secret.
+ * A caller sends `X-Service-Name: <name>` and `Authorization: Bearer <secret>`.
+ *
+ * Secrets are kept only as SHA-256 digests; a presented secret is hashed to the same
+ * fixed length and compared with `timingSafeEqual`, and an unknown name is compared
+ * against a dummy digest, so neither the secret's length nor the name's existence
+ * shows in the timing or the error.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { FormStateError } from '../errors.ts'
+import type { Principal } from './principal.ts'
+
+/** Service names: lowercase, short, safe to log. */
+const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/
+/** Shortest secret accepted from configuration. */
+export const MIN_SERVICE_SECRET_LENGTH = 16
+const MAX_SECRET_LENGTH = 1024
+
+/**
+ * Parses service secrets from configuration text: either `name:secret,name2:secret2`
+ * (the secret is everything after the first `:`; it cannot contain `,`) or a JSON object
+ * `{ "name": "secret" }`. Throws FormStateError('invalid_field', field 'service_secrets')
+ * on a bad name, a short secret or a duplicate; the message never includes a secret.
+ */
+export function parseServiceSecrets (text: string): Map<string, string> {
+  const out = new Map<string, string>()
+  const trimmed = text.trim()
+  if (trimmed === '') return out
+  let pairs: Array<[string, unknown]>
+  if (trimmed.startsWith('{')) {
+    let json: unknown
+    try {
+      json = JSON.parse(trimmed)
+    } catch {
+      throw bad('service secrets: not valid JSON')
+    }
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw bad('service secrets: expected a JSON object')
+    pairs = Object.entries(json)
+  } else {
+    pairs = trimmed.split(',').map((item, i) => {
+      const s = item.trim()
+      const colon = s.indexOf(':')
+      if (colon <= 0) throw bad(`service secrets: entry ${i + 1} is not name:secret`)
+      return [s.slice(0, colon).trim(), s.slice(colon + 1)]
+    })
+  }
+  for (const [name, secret] of pairs) {
+    if (!NAME_RE.test(name)) throw bad(`service secrets: invalid service name ${JSON.stringify(name.slice(0, 64))}`)
+    if (typeof secret !== 'string' || secret.length < MIN_SERVICE_SECRET_LENGTH || secret.length > MAX_SECRET_LENGTH) {
+      throw bad(`service secrets: secret for ${name} must be ${MIN_SERVICE_SECRET_LENGTH}..${MAX_SECRET_LENGTH} characters`)
+    }
+    if (out.has(name)) throw bad(`service secrets: duplicate service ${name}`)
+    out.set(name, secret)
+  }
+  return out
+}
+
+function bad (message: string): FormStateError {
+  return new FormStateError('invalid_field', message, { field: 'service_secrets' })
+}
+
+/** Checks service credentials. */
+export interface ServiceVerifier {
+  /** The service principal for valid credentials, else FormStateError('invalid_service_credentials'). */
+  verifyService (name: string, secret: string): Principal
+  /** Configured service names (for diagnostics; never the secrets). */
+  readonly names: readonly string[]
+}
+
+function digest (s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest()
+}
+
+/**
+ * Builds a verifier from a name → secret map (as returned by {@link parseServiceSecrets}).
+ * The principal it returns has role 'user', no scopes and no project: services reach
+ * internal routes through `requireService`, never through role or scope guards.
+ */
+export function createServiceVerifier (secrets: ReadonlyMap<string, string> | Record<string, string>): ServiceVerifier {
+  const entries = secrets instanceof Map ? [...secrets.entries()] : Object.entries(secrets)
+  const digests = new Map<string, Buffer>()
+  for (const [name, secret] of entries) digests.set(name, digest(secret))
+  // Compared against when the name is unknown so that path costs the same as a wrong secret.
+  const dummy = digest(randomBytes(32).toString('hex'))
+
+  return {
+    names: Object.freeze([...digests.keys()]),
+    verifyService (name: string, secret: string): Principal {
+      const expected = digests.get(name)
+      const presented = digest(typeof secret === 'string' ? secret.slice(0, MAX_SECRET_LENGTH + 1) : '')
+      const equal = timingSafeEqual(expected ?? dummy, presented)
+      if (expected === undefined || !equal || typeof secret !== 'string' || secret.length > MAX_SECRET_LENGTH) {
+        throw new FormStateError('invalid_service_credentials', 'invalid service credentials')
+      }
+      return {
+        kind: 'service',
+        sub: `service:${name}`,
+        projectId: '',
+        role: 'user',
+        scopes: new Set<string>(),
+        serviceName: name,
+      }
+    },
+  }
+}
