@@ -1,0 +1,208 @@
+/**
+ * The queue: committed ops go out as signed batches on gossipsub; batches from other
+ * replicas come in, are verified whole, and applied.
+ *
+ * Publisher: listens to `store.onCommit`, collects ops and flushes a batch when it holds
+ * `maxBatch` ops or `maxDelayMs` after the first op arrived — gossipsub costs about a
+ * millisecond a message, so one message per op would cap a node at ~1000 writes/s.
+ * A batch is sealed with one ed25519 signature (envelope.ts) and published on
+ * `form-state/<cluster>/shard/<n>/ops`. Publishing with no peers is not an error: the ops
+ * are in the log and anti-entropy delivers them later.
+ *
+ * Reader: subscribed from start to stop (so this node keeps relaying gossip for others),
+ * but it only hands ops to the store while started. Stopped, it drops what arrives;
+ * anti-entropy (sync.ts) catches the store up once the reader starts again.
+ */
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { Logger } from '../log.ts'
+import type { Op, ReplicaStore, ShardId } from '../store/types.ts'
+import { checkOpsMatchHeader, EnvelopeVerifier, sealEnvelope } from './envelope.ts'
+
+/** Encodes and decodes op batches (the store's op codec bound to its kind registry). */
+export interface OpCodec {
+  encode (ops: readonly Op[]): Uint8Array
+  /** All or nothing: throws on any malformed op. */
+  decode (bytes: Uint8Array): Op[]
+}
+
+export type ReplLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
+
+/** The gossip topic of one shard of one cluster. */
+export function opsTopic (cluster: string, shard: ShardId): string {
+  return `form-state/${cluster}/shard/${shard}/ops`
+}
+
+export interface GossipQueueOptions {
+  cluster: string
+  store: ReplicaStore
+  pubsub: GossipSub
+  codec: OpCodec
+  /** nacl secret key (64 bytes) of this node: libp2p `Ed25519PrivateKey.raw`. */
+  secretKey: Uint8Array
+  isMember: (origin: string) => boolean
+  logger: ReplLogger
+  /** Flush at this many ops. Default 256. */
+  maxBatch?: number
+  /** Flush this long after the first queued op (ms). Default 5. */
+  maxDelayMs?: number
+  /** Split batches whose encoded ops exceed this (bytes). Default 512 KiB. */
+  maxBatchBytes?: number
+  /** Called with every verified batch, e.g. for metrics. */
+  onBatchIn?: (origin: string, ops: number) => void
+}
+
+export interface GossipQueueStats {
+  batchesOut: number
+  opsOut: number
+  batchesIn: number
+  opsIn: number
+  /** Batches that arrived while the reader was stopped. */
+  droppedWhileStopped: number
+  publishErrors: number
+  applyErrors: number
+}
+
+export class GossipQueue {
+  readonly topic: string
+  readonly verifier: EnvelopeVerifier<Op[]>
+  readonly stats: GossipQueueStats = { batchesOut: 0, opsOut: 0, batchesIn: 0, opsIn: 0, droppedWhileStopped: 0, publishErrors: 0, applyErrors: 0 }
+  private queue: Op[] = []
+  private timer: NodeJS.Timeout | undefined
+  private unsubscribeCommit: (() => void) | undefined
+  private reading = false
+  private running = false
+  /** Applies run one after another, so batches from one origin arrive in order. */
+  private applying: Promise<void> = Promise.resolve()
+  private publishing: Promise<void> = Promise.resolve()
+  private readonly maxBatch: number
+  private readonly maxDelayMs: number
+  private readonly maxBatchBytes: number
+  private readonly onMessage = (evt: CustomEvent<Message>): void => { this.receive(evt.detail) }
+
+  constructor (private readonly opts: GossipQueueOptions) {
+    this.topic = opsTopic(opts.cluster, opts.store.shard)
+    this.maxBatch = opts.maxBatch ?? 256
+    this.maxDelayMs = opts.maxDelayMs ?? 5
+    this.maxBatchBytes = opts.maxBatchBytes ?? 512 * 1024
+    this.verifier = new EnvelopeVerifier<Op[]>({
+      cluster: opts.cluster,
+      isMember: opts.isMember,
+      decode: (bytes, header) => {
+        const ops = opts.codec.decode(bytes)
+        checkOpsMatchHeader(ops, header)
+        return ops
+      },
+      onReject: (reason, detail, origin) => opts.logger.warn('envelope rejected', { reason, detail, origin }),
+    })
+  }
+
+  /** Start publishing local commits and relaying gossip (the reader stays as it was). */
+  start (): void {
+    if (this.running) return
+    this.running = true
+    this.opts.pubsub.addEventListener('message', this.onMessage)
+    this.opts.pubsub.subscribe(this.topic)
+    this.unsubscribeCommit = this.opts.store.onCommit((ops) => this.enqueue(ops))
+  }
+
+  /** Flush what is queued, then stop publishing and listening. */
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.unsubscribeCommit?.()
+    this.unsubscribeCommit = undefined
+    this.flush()
+    await this.publishing
+    this.running = false
+    this.opts.pubsub.removeEventListener('message', this.onMessage)
+    try { this.opts.pubsub.unsubscribe(this.topic) } catch { /* pubsub already stopped */ }
+    await this.applying
+  }
+
+  startReader (): void { this.reading = true }
+  async stopReader (): Promise<void> {
+    this.reading = false
+    await this.applying
+  }
+
+  get readerRunning (): boolean { return this.reading }
+
+  private enqueue (ops: readonly Op[]): void {
+    for (const op of ops) {
+      // Only our own ops travel under our signature (onCommit only hands those out).
+      if (op.origin === this.opts.store.replicaId) this.queue.push(op)
+    }
+    if (this.queue.length >= this.maxBatch) this.flush()
+    else if (this.queue.length > 0 && this.timer === undefined) {
+      this.timer = setTimeout(() => { this.timer = undefined; this.flush() }, this.maxDelayMs)
+    }
+  }
+
+  /** Seal and publish everything queued, in batches of contiguous seqs. */
+  flush (): void {
+    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined }
+    const ops = this.queue
+    this.queue = []
+    if (ops.length === 0) return
+    const batches: Op[][] = []
+    let cur: Op[] = []
+    for (const op of ops) {
+      const prev = cur[cur.length - 1]
+      if (cur.length >= this.maxBatch || (prev !== undefined && op.seq !== prev.seq + 1)) { batches.push(cur); cur = [] }
+      cur.push(op)
+    }
+    batches.push(cur)
+    const envelopes = batches.flatMap((b) => this.seal(b))
+    // Publish in order, one at a time, without blocking the commit path.
+    this.publishing = this.publishing.then(async () => {
+      for (const [env, n] of envelopes) {
+        try {
+          await this.opts.pubsub.publish(this.topic, env)
+          this.stats.batchesOut++
+          this.stats.opsOut += n
+        } catch (err) {
+          this.stats.publishErrors++
+          this.opts.logger.debug('publish failed; sync will deliver these ops', { error: err, ops: n })
+        }
+      }
+    })
+  }
+
+  private seal (batch: Op[]): Array<[Uint8Array, number]> {
+    const bytes = this.opts.codec.encode(batch)
+    if (bytes.length > this.maxBatchBytes && batch.length > 1) {
+      const half = Math.ceil(batch.length / 2)
+      return [...this.seal(batch.slice(0, half)), ...this.seal(batch.slice(half))]
+    }
+    const first = batch[0]!
+    const env = sealEnvelope({
+      cluster: this.opts.cluster,
+      origin: this.opts.store.replicaId,
+      shard: this.opts.store.shard,
+      firstSeq: first.seq,
+      lastSeq: batch[batch.length - 1]!.seq,
+      sentAt: Date.now(),
+      ops: bytes,
+    }, this.opts.secretKey)
+    return [[env, batch.length]]
+  }
+
+  private receive (msg: Message): void {
+    if (msg.topic !== this.topic) return
+    if (!this.reading) { this.stats.droppedWhileStopped++; return }
+    const res = this.verifier.open(msg.data)
+    if (!res.ok) return
+    // Our own batches come back only through replays of gossip; skip the store round-trip.
+    if (res.header.origin === this.opts.store.replicaId) return
+    this.stats.batchesIn++
+    this.stats.opsIn += res.ops.length
+    this.opts.onBatchIn?.(res.header.origin, res.ops.length)
+    this.applying = this.applying.then(async () => {
+      try {
+        await this.opts.store.applyRemote(res.ops)
+      } catch (err) {
+        this.stats.applyErrors++
+        this.opts.logger.error('applying a verified batch failed', { error: err, origin: res.header.origin })
+      }
+    })
+  }
+}
