@@ -1,0 +1,191 @@
+// Key sourcing from the attacker's and the operator's side: kid-miss refetch, fetch-storm
+// bounds, JWKS outages, and OIDC discovery, all against a real HTTP server.
+import '../../src/polyfill.ts'
+import { afterEach, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { createJwtVerifier, type JwtVerifierOptions } from '../../src/auth/jwt.ts'
+import { isFormStateError } from '../../src/errors.ts'
+import { claims, makeKey, sleep, startKeyServer, token, type KeyServer } from './jwt-fixtures.ts'
+
+async function codeOf (p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+    return 'ok'
+  } catch (err) {
+    assert.ok(isFormStateError(err), `expected FormStateError, got ${String(err)}`)
+    return err.code
+  }
+}
+
+const servers: KeyServer[] = []
+afterEach(async () => { for (const s of servers.splice(0)) await s.close() })
+
+async function server (...args: Parameters<typeof startKeyServer>): Promise<KeyServer> {
+  const s = await startKeyServer(...args)
+  servers.push(s)
+  return s
+}
+
+function jwksVerifier (s: KeyServer, extra: Partial<JwtVerifierOptions> = {}) {
+  return createJwtVerifier({ issuer: s.base, audience: 'form-state', keys: { type: 'jwks_url', url: s.jwksUrl }, ...extra })
+}
+
+describe('JWKS refetch on unknown kid', () => {
+  test('unknown kid is refused, then accepted after the server rotates and the cooldown passes', async () => {
+    const oldKey = makeKey()
+    const newKey = makeKey()
+    const s = await server([oldKey])
+    const v = jwksVerifier(s, { cooldownMs: 300 })
+
+    assert.equal(await codeOf(v.verify(token(oldKey, claims(s.base)))), 'ok')
+    assert.equal(s.jwksFetches, 1)
+    assert.equal(await codeOf(v.verify(token(newKey, claims(s.base)))), 'invalid_token')
+
+    s.keys = [oldKey.jwk, newKey.jwk] // rotation on the issuer
+    // Within the cooldown the miss does not refetch: still refused, no new fetch.
+    assert.equal(await codeOf(v.verify(token(newKey, claims(s.base)))), 'invalid_token')
+    assert.equal(s.jwksFetches, 1)
+
+    await sleep(350)
+    assert.equal(await codeOf(v.verify(token(newKey, claims(s.base)))), 'ok')
+    assert.equal(s.jwksFetches, 2)
+    // And the old key still works from the refreshed set without another fetch.
+    assert.equal(await codeOf(v.verify(token(oldKey, claims(s.base)))), 'ok')
+    assert.equal(s.jwksFetches, 2)
+  })
+
+  test('a key removed from the set stops verifying after a refetch', async () => {
+    const a = makeKey()
+    const b = makeKey()
+    const s = await server([a, b])
+    const v = jwksVerifier(s, { cacheMaxAgeMs: 200 })
+    assert.equal(await codeOf(v.verify(token(a, claims(s.base)))), 'ok')
+    s.keys = [b.jwk]
+    await sleep(250) // cache expires: next verification refetches
+    assert.equal(await codeOf(v.verify(token(a, claims(s.base)))), 'invalid_token')
+    assert.equal(await codeOf(v.verify(token(b, claims(s.base)))), 'ok')
+  })
+
+  test('a flood of random kids causes a bounded number of fetches', async () => {
+    const good = makeKey()
+    const s = await server([good])
+    const v = jwksVerifier(s) // default 30 s cooldown
+    assert.equal(await codeOf(v.verify(token(good, claims(s.base)))), 'ok')
+
+    const forged = () => token(makeKeyCached(), claims(s.base), { kid: randomBytes(8).toString('hex') })
+    // 200 concurrent, then 200 sequential unknown kids.
+    const codes = await Promise.all(Array.from({ length: 200 }, async () => codeOf(v.verify(forged()))))
+    assert.ok(codes.every((c) => c === 'invalid_token'))
+    for (let i = 0; i < 200; i++) assert.equal(await codeOf(v.verify(forged())), 'invalid_token')
+    assert.equal(s.jwksFetches, 1, 'no refetch inside the cooldown')
+  })
+
+  test('with a short cooldown, fetches stay within elapsed/cooldown + 2', async () => {
+    const good = makeKey()
+    const s = await server([good])
+    const cooldownMs = 100
+    const v = jwksVerifier(s, { cooldownMs })
+    const start = Date.now()
+    let n = 0
+    while (Date.now() - start < 600) {
+      await codeOf(v.verify(token(makeKeyCached(), claims(s.base), { kid: `x${n++}` })))
+    }
+    const bound = Math.ceil((Date.now() - start) / cooldownMs) + 2
+    assert.ok(n > 50, `sent ${n} tokens`)
+    assert.ok(s.jwksFetches <= bound, `${s.jwksFetches} fetches for ${n} tokens (bound ${bound})`)
+  })
+})
+
+describe('JWKS endpoint failures', () => {
+  test('an outage is a 503 with back-off: one fetch, not one per request; recovery after back-off', async () => {
+    const key = makeKey()
+    const s = await server([key])
+    s.jwksStatus = 500
+    const v = jwksVerifier(s, { retryAfterFailureMs: 300 })
+    const t = token(key, claims(s.base))
+    assert.equal(await codeOf(v.verify(t)), 'not_ready')
+    for (let i = 0; i < 50; i++) assert.equal(await codeOf(v.verify(t)), 'not_ready')
+    assert.equal(s.jwksFetches, 1)
+
+    s.jwksStatus = 200
+    await sleep(350)
+    assert.equal(await codeOf(v.verify(t)), 'ok')
+    assert.equal(s.jwksFetches, 2)
+  })
+
+  test('keys cached before an outage keep verifying during the back-off', async () => {
+    const key = makeKey()
+    const s = await server([key])
+    const v = jwksVerifier(s, { cooldownMs: 0, retryAfterFailureMs: 10_000 })
+    assert.equal(await codeOf(v.verify(token(key, claims(s.base)))), 'ok')
+    s.jwksStatus = 500
+    // An unknown kid triggers a refetch, which fails: 503, and the failure is remembered.
+    assert.equal(await codeOf(v.verify(token(makeKeyCached(), claims(s.base), { kid: 'nope' }))), 'not_ready')
+    const fetches = s.jwksFetches
+    assert.equal(await codeOf(v.verify(token(key, claims(s.base)))), 'ok')
+    assert.equal(await codeOf(v.verify(token(makeKeyCached(), claims(s.base), { kid: 'nope2' }))), 'invalid_token')
+    assert.equal(s.jwksFetches, fetches)
+  })
+
+  test('an unreachable JWKS URL is a 503', async () => {
+    const s = await server([])
+    const url = s.jwksUrl
+    await s.close()
+    servers.length = 0
+    const v = createJwtVerifier({ issuer: 'http://issuer', audience: 'form-state', keys: { type: 'jwks_url', url }, timeoutMs: 1000 })
+    assert.equal(await codeOf(v.verify(token(makeKey(), claims('http://issuer')))), 'not_ready')
+  })
+})
+
+describe('OIDC discovery', () => {
+  test('discovers jwks_uri once and verifies', async () => {
+    const key = makeKey()
+    const s = await server([key])
+    const v = createJwtVerifier({ issuer: s.base, audience: 'form-state', keys: { type: 'oidc' } })
+    for (let i = 0; i < 3; i++) assert.equal(await codeOf(v.verify(token(key, claims(s.base)))), 'ok')
+    assert.equal(s.discoveryFetches, 1)
+    assert.equal(s.jwksFetches, 1)
+  })
+
+  test('a failed discovery is retried after the back-off, not cached forever', async () => {
+    const key = makeKey()
+    const s = await server([key])
+    s.discoveryStatus = 503
+    const v = createJwtVerifier({ issuer: s.base, audience: 'form-state', keys: { type: 'oidc' }, retryAfterFailureMs: 200 })
+    const t = token(key, claims(s.base))
+    assert.equal(await codeOf(v.verify(t)), 'not_ready')
+    assert.equal(await codeOf(v.verify(t)), 'not_ready')
+    assert.equal(s.discoveryFetches, 1, 'no retry inside the back-off')
+    s.discoveryStatus = 200
+    await sleep(250)
+    assert.equal(await codeOf(v.verify(t)), 'ok')
+    assert.equal(s.discoveryFetches, 2)
+  })
+
+  test('a discovery document naming another issuer is refused', async () => {
+    const key = makeKey()
+    const s = await server([key])
+    s.discoveryIssuer = 'https://attacker.example'
+    const v = createJwtVerifier({ issuer: s.base, audience: 'form-state', keys: { type: 'oidc' } })
+    assert.equal(await codeOf(v.verify(token(key, claims(s.base)))), 'not_ready')
+    assert.equal(s.jwksFetches, 0)
+  })
+
+  test('concurrent first requests share one discovery', async () => {
+    const key = makeKey()
+    const s = await server([key])
+    const v = createJwtVerifier({ issuer: s.base, audience: 'form-state', keys: { type: 'oidc' } })
+    const codes = await Promise.all(Array.from({ length: 20 }, async () => codeOf(v.verify(token(key, claims(s.base))))))
+    assert.ok(codes.every((c) => c === 'ok'))
+    assert.equal(s.discoveryFetches, 1)
+    assert.equal(s.jwksFetches, 1)
+  })
+})
+
+// RSA key generation is slow; forged tokens only need *a* signature, not a fresh key.
+let cachedKey: ReturnType<typeof makeKey> | undefined
+function makeKeyCached () {
+  cachedKey ??= makeKey()
+  return cachedKey
+}
