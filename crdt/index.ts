@@ -3,6 +3,9 @@
  * binary encoding. No I/O, no dependencies.
  */
 import { gcounterType } from './gcounter.ts'
+import { gmapType } from './gmap.ts'
+import { gsetType } from './gset.ts'
+import { lwwType } from './lww.ts'
 import { pncounterType } from './pncounter.ts'
 import type { AnyCrdtType } from './types.ts'
 
@@ -13,7 +16,12 @@ export * from './version-vector.ts'
 export * from './types.ts'
 export * from './gcounter.ts'
 export * from './pncounter.ts'
+export * from './value-codec.ts'
+export * from './lww.ts'
+export * from './lattice.ts'
+export * from './gset.ts'
+export * from './gmap.ts'
 
 /** The non-parameterised types, for registries. Parameterised ones (awmap, record,
  * lattice) are built by callers with their own kind tags. */
-export const builtinTypes: AnyCrdtType[] = [gcounterType, pncounterType]
+export const builtinTypes: AnyCrdtType[] = [gcounterType, pncounterType, lwwType, gsetType, gmapType]
