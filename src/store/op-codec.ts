@@ -1,0 +1,189 @@
+/**
+ * Compact binary encoding of ops, used for the op log and for gossip envelopes.
+ *
+ *   op     = version:u8(1) body
+ *   ops    = version:u8(1) count:uint body*
+ *   body   = origin:str seq:uint wall:uint logical:uint shard:uint target:str
+ *            nchanges:uint (field:str kind:str delta:bytes)*
+ *
+ * The delta is length-prefixed and decoded by its kind, whole (trailing bytes rejected).
+ * Decoding validates everything before returning, so an unknown kind or a malformed delta
+ * is a typed error (`invalid_op` or the `decode_*` codes) and never reaches the replica.
+ */
+import { Reader, Writer } from '../../crdt/codec.ts'
+import { FormStateError } from '../errors.ts'
+import { toFormStateError } from './errors.ts'
+import type { Change, KindRegistry, Op } from './types.ts'
+
+export const OP_VERSION = 1
+/** Limits checked on encode and decode. */
+export const MAX_CHANGES = 1024
+export const MAX_NAME = 1024
+export const MAX_OPS = 100_000
+
+/** Bytes each decoded (or encoded) op came from, so re-encoding is a lookup. */
+const encodedOf = new WeakMap<Op, Uint8Array>()
+/** Ops built by the decoder: their deltas are canonical and validated. */
+const decoded = new WeakSet<Op>()
+
+function bad (msg: string): never {
+  throw new FormStateError('invalid_op', msg)
+}
+
+function checkName (what: string, s: unknown, max = MAX_NAME): void {
+  if (typeof s !== 'string' || s.length === 0 || s.length > max) bad(`${what} must be a non-empty string of at most ${max} chars`)
+  if (s.includes('\0')) bad(`${what} must not contain NUL`)
+}
+
+function checkUint (what: string, n: unknown, min = 0): void {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min) bad(`${what} must be an integer >= ${min}`)
+}
+
+/** Structural checks on an op's header and change list (not the deltas themselves). */
+export function checkOpShape (op: Op): void {
+  if (op === null || typeof op !== 'object') bad('op must be an object')
+  checkName('origin', op.origin, 256)
+  checkUint('seq', op.seq, 1)
+  if (op.hlc === null || typeof op.hlc !== 'object') bad('hlc must be an object')
+  checkUint('hlc.wall', op.hlc.wall)
+  checkUint('hlc.logical', op.hlc.logical)
+  checkUint('shard', op.shard)
+  checkName('target', op.target)
+  if (!Array.isArray(op.changes) || op.changes.length === 0 || op.changes.length > MAX_CHANGES) bad(`changes must hold 1..${MAX_CHANGES} entries`)
+  for (const c of op.changes) {
+    if (c === null || typeof c !== 'object') bad('change must be an object')
+    checkName('change.field', c.field)
+    checkName('change.kind', c.kind, 255)
+  }
+}
+
+const scratch = new Writer(256)
+
+function writeBody (w: Writer, op: Op, kinds: KindRegistry): void {
+  checkOpShape(op)
+  w.string(op.origin).uint(op.seq).uint(op.hlc.wall).uint(op.hlc.logical).uint(op.shard).string(op.target)
+  w.uint(op.changes.length)
+  for (const c of op.changes) {
+    const type = kinds.get(c.kind)
+    if (type === undefined) bad(`unknown kind ${c.kind}`)
+    scratch.pos = 0
+    try {
+      type.encodeDelta(scratch, c.delta)
+    } catch (err) {
+      throw toFormStateError(err, 'invalid_op', `field ${c.field}: bad ${c.kind} delta`)
+    }
+    w.string(c.field).string(c.kind).bytes(scratch.finish())
+  }
+}
+
+function readBody (r: Reader, kinds: KindRegistry): Op {
+  const origin = r.string()
+  const seq = r.uint()
+  const wall = r.uint()
+  const logical = r.uint()
+  const shard = r.uint()
+  const target = r.string()
+  const n = r.count(MAX_CHANGES)
+  const changes: Change[] = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const field = r.string()
+    const kind = r.string()
+    const len = r.length()
+    const raw = r.raw(len)
+    const type = kinds.get(kind)
+    if (type === undefined) bad(`unknown kind ${kind}`)
+    let delta: unknown
+    try {
+      const dr = new Reader(raw)
+      delta = type.decodeDelta(dr)
+      dr.end()
+    } catch (err) {
+      throw toFormStateError(err, 'decode_invalid', `field ${field}: bad ${kind} delta`)
+    }
+    changes[i] = { field, kind, delta }
+  }
+  const op: Op = { origin, seq, hlc: { wall, logical }, shard, target, changes }
+  checkOpShape(op)
+  decoded.add(op)
+  return op
+}
+
+function decoding<T> (fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw toFormStateError(err, 'decode_invalid', 'decode op')
+  }
+}
+
+/** Encode one op. Throws `invalid_op` for an unknown kind or a delta its kind cannot encode. */
+export function encodeOp (op: Op, kinds: KindRegistry): Uint8Array {
+  const cached = encodedOf.get(op)
+  if (cached !== undefined) return cached
+  const w = new Writer(64)
+  w.u8(OP_VERSION)
+  writeBody(w, op, kinds)
+  const out = w.finish()
+  encodedOf.set(op, out)
+  return out
+}
+
+/** Decode one op; every delta is decoded by its kind. Throws `invalid_op` / `decode_*`. */
+export function decodeOp (bytes: Uint8Array, kinds: KindRegistry): Op {
+  return decoding(() => {
+    const r = new Reader(bytes)
+    const v = r.u8()
+    if (v !== OP_VERSION) throw new FormStateError('decode_invalid', `unknown op version ${v}`)
+    const op = readBody(r, kinds)
+    r.end()
+    encodedOf.set(op, bytes)
+    return op
+  })
+}
+
+/** Encode a list of ops into one buffer (a gossip envelope's payload). */
+export function encodeOps (ops: readonly Op[], kinds: KindRegistry): Uint8Array {
+  if (ops.length > MAX_OPS) bad(`at most ${MAX_OPS} ops per batch`)
+  const w = new Writer(64 * ops.length + 16)
+  w.u8(OP_VERSION).uint(ops.length)
+  for (const op of ops) {
+    const cached = encodedOf.get(op)
+    if (cached !== undefined) w.raw(cached.subarray(1))
+    else writeBody(w, op, kinds)
+  }
+  return w.finish()
+}
+
+/** Decode a list of ops; all or nothing. */
+export function decodeOps (bytes: Uint8Array, kinds: KindRegistry): Op[] {
+  return decoding(() => {
+    const r = new Reader(bytes)
+    const v = r.u8()
+    if (v !== OP_VERSION) throw new FormStateError('decode_invalid', `unknown op version ${v}`)
+    const n = r.count(MAX_OPS)
+    const ops: Op[] = new Array(n)
+    for (let i = 0; i < n; i++) {
+      const start = r.pos
+      const op = readBody(r, kinds)
+      // Remember the op's own encoding (version byte + body) for the log, copied so the
+      // envelope buffer is not kept alive by one op.
+      const own = new Uint8Array(1 + r.pos - start)
+      own[0] = OP_VERSION
+      own.set(bytes.subarray(start, r.pos), 1)
+      encodedOf.set(op, own)
+      ops[i] = op
+    }
+    r.end()
+    return ops
+  })
+}
+
+/** The bytes an op was decoded from or last encoded to, if known (no encoding done). */
+export function cachedEncoding (op: Op): Uint8Array | undefined {
+  return encodedOf.get(op)
+}
+
+/** True for ops produced by `decodeOp`/`decodeOps` (validated, canonical deltas). */
+export function isDecoded (op: Op): boolean {
+  return decoded.has(op)
+}

@@ -1,0 +1,118 @@
+/**
+ * Snapshot persistence and compaction for one replica. A snapshot is written as chunks
+ * under a new generation plus a header, in one synced batch (atomic: a crash leaves the old
+ * snapshot or the new one); older generations are deleted afterwards. Both go through the
+ * replica's WriteQueue, after every log write queued before them.
+ */
+import type { VersionVector } from '../../crdt/version-vector.ts'
+import { FormStateError } from '../errors.ts'
+import { toFormStateError } from './errors.ts'
+import { SeqTracker } from './gaps.ts'
+import type { WriteQueue } from './group-commit.ts'
+import type { Keys } from './keys.ts'
+import type { OpLog } from './log.ts'
+import { decodeExport, decodeHeader, encodeChunks, encodeExport, encodeHeader, mergeChunk, type SnapshotHeader } from './snapshot.ts'
+import { StateMap } from './state-map.ts'
+import type { KvStore, KvWrite } from './storage.ts'
+import type { KindRegistry, ShardId, SnapshotInfo } from './types.ts'
+
+const DELETE_CHUNK = 10_000
+
+export class Snapshots {
+  last: SnapshotInfo | undefined
+  private gen = 0
+
+  constructor (
+    private readonly kv: KvStore,
+    private readonly keys: Keys,
+    private readonly queue: WriteQueue,
+    private readonly sync: boolean,
+  ) {}
+
+  /** Load the persisted snapshot, if any, into a fresh state. */
+  async load (kinds: KindRegistry): Promise<{ header: SnapshotHeader; state: StateMap } | undefined> {
+    const raw = await this.kv.get(this.keys.snapHeader)
+    if (raw === undefined) return undefined
+    try {
+      const header = decodeHeader(raw)
+      const state = new StateMap(kinds)
+      let chunks = 0
+      for await (const [, v] of this.kv.entries({ gte: this.keys.snapGen(header.gen), lt: this.keys.snapGen(header.gen + 1) })) {
+        mergeChunk(state, v)
+        chunks++
+      }
+      if (chunks !== header.chunks) throw new FormStateError('decode_invalid', `snapshot has ${chunks} chunk(s), header says ${header.chunks}`)
+      this.gen = header.gen
+      this.last = info(header)
+      return { header, state }
+    } catch (err) {
+      throw new FormStateError('storage_failure', `cannot load snapshot: ${(err as Error).message}`, { cause: toFormStateError(err, 'decode_invalid', 'snapshot') })
+    }
+  }
+
+  private cut (state: StateMap, tracker: SeqTracker, shard: ShardId, gen: number): { header: SnapshotHeader; chunks: Uint8Array[] } {
+    const chunks = encodeChunks(state)
+    let bytes = 0
+    for (const c of chunks) bytes += c.length
+    // Copy the tracker: later ops must not leak into this snapshot's header.
+    const t = new SeqTracker()
+    t.merge(tracker)
+    return { header: { gen, shard, takenAt: Date.now(), entities: state.size, bytes, chunks: chunks.length, tracker: t }, chunks }
+  }
+
+  /** Encode now (a consistent cut of memory), write after everything already queued. */
+  async take (state: StateMap, tracker: SeqTracker, shard: ShardId): Promise<SnapshotInfo> {
+    const gen = ++this.gen
+    const { header, chunks } = this.cut(state, tracker, shard, gen)
+    const writes: KvWrite[] = chunks.map((c, i) => ({ type: 'put', key: this.keys.snapChunk(gen, i), value: c }))
+    writes.push({ type: 'put', key: this.keys.snapHeader, value: encodeHeader(header) })
+    await this.queue.exclusive(async () => {
+      await this.kv.batch(writes, { sync: this.sync })
+      await this.kv.clear({ gte: this.keys.snapPrefix, lt: this.keys.snapGen(gen) })
+    })
+    const i = info(header)
+    if (this.last === undefined || this.last.takenAt <= i.takenAt) this.last = i
+    return i
+  }
+
+  exportBytes (state: StateMap, tracker: SeqTracker, shard: ShardId): Uint8Array {
+    const { header, chunks } = this.cut(state, tracker, shard, 0)
+    return encodeExport(header, chunks)
+  }
+
+  /** Decode and validate a whole export into a fresh state (nothing touched on error). */
+  decodeImport (bytes: Uint8Array, kinds: KindRegistry, shard: ShardId): { state: StateMap; tracker: SeqTracker } {
+    const { header, chunks } = decodeExport(bytes)
+    if (header.shard !== shard) throw new FormStateError('invalid_request', `snapshot is of shard ${header.shard}, not ${shard}`)
+    const state = new StateMap(kinds)
+    try {
+      for (const c of chunks) mergeChunk(state, c)
+    } catch (err) {
+      throw toFormStateError(err, 'decode_invalid', 'snapshot')
+    }
+    return { state, tracker: header.tracker }
+  }
+
+  /**
+   * Delete logged ops at or below `bound` (already clamped to what the snapshot covers).
+   * The compacted vector is raised and persisted first: it is a "may be missing" bound.
+   */
+  async compact (log: OpLog, bound: VersionVector, compacted: VersionVector, counter: (removed: number) => KvWrite): Promise<number> {
+    let removed = 0
+    await this.queue.exclusive(async () => {
+      for (const [o, n] of bound) if (n > (compacted.get(o) ?? 0)) compacted.set(o, n)
+      await this.kv.batch([log.compactedWrite(compacted)], { sync: this.sync })
+      for (const [o, n] of bound) {
+        for await (const dels of log.deletesUpTo(o, n, DELETE_CHUNK)) {
+          removed += dels.length
+          await this.kv.batch([...dels, counter(dels.length)], { sync: this.sync })
+        }
+      }
+    })
+    return removed
+  }
+}
+
+function info (h: SnapshotHeader): SnapshotInfo {
+  return { vv: h.tracker.vector(), entities: h.entities, bytes: h.bytes, takenAt: h.takenAt }
+}
