@@ -1,0 +1,111 @@
+/**
+ * Builds the Koa router from the route table: per route, the auth middleware the
+ * composition root supplies (src/auth's `authenticate`), then a handler wrapper that
+ * validates params/query/body against the declared schemas, calls the handler and shapes
+ * the response through the declared response schema (so a handler cannot leak a field the
+ * schema does not list).
+ */
+import Router from '@koa/router'
+import type { Context, Middleware } from 'koa'
+import type { Principal } from '../auth/principal.ts'
+import { FormStateError } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import { authModes, type AnyRoute, type AuthMode, type RouteInput, type RouteTable } from './openapi.ts'
+import { parseBody, parseParams, parseQuery, zodToFormStateError } from './validate.ts'
+
+/** Per-request state the framework keeps on `ctx.state`. */
+export interface ApiState {
+  requestId: string
+  principal?: Principal
+  route?: AnyRoute
+}
+
+/**
+ * Supplies the authentication middleware of a route, given the modes it accepts. It must
+ * set `ctx.state.principal` or throw (401/403); the framework re-checks that a principal is
+ * present before a non-public handler runs, so a hook that forgets fails closed.
+ */
+export type AuthHook = (route: AnyRoute, modes: readonly AuthMode[]) => Middleware
+
+export interface RouterOptions {
+  log: Logger
+  authenticate?: AuthHook
+}
+
+function isEmpty (v: unknown): boolean {
+  return v === undefined || v === null || (typeof v === 'object' && Object.keys(v).length === 0)
+}
+
+/** Rejects input the route declares no schema for, naming the first stray field. */
+function rejectUndeclared (source: 'query' | 'body', value: unknown): void {
+  if (isEmpty(value)) return
+  const first = typeof value === 'object' && value !== null ? Object.keys(value)[0]! : ''
+  throw new FormStateError('unknown_field', `this route takes no ${source}${first !== '' ? `; unknown field '${first}'` : ''}`, {
+    ...(first !== '' ? { field: first } : {}),
+    extra: { in: source },
+  })
+}
+
+function principalGetter (ctx: Context): () => Principal {
+  return () => {
+    const p = (ctx.state as ApiState).principal
+    if (p === undefined) throw new FormStateError('unauthenticated', 'authentication required')
+    return p
+  }
+}
+
+function handlerMiddleware (route: AnyRoute, log: Logger): Middleware {
+  const isPublic = authModes(route).includes('public')
+  const successStatus = route.status ?? (route.response === undefined ? 204 : 200)
+  return async (ctx) => {
+    const state = ctx.state as ApiState
+    if (!isPublic && state.principal === undefined) throw new FormStateError('unauthenticated', 'authentication required')
+    const params = route.params !== undefined ? parseParams(ctx, route.params) : {}
+    let query: unknown = {}
+    if (route.query !== undefined) query = parseQuery(ctx, route.query)
+    else rejectUndeclared('query', ctx.query)
+    let body: unknown
+    if (route.body !== undefined) body = parseBody(ctx, route.body)
+    else rejectUndeclared('body', ctx.request.body)
+
+    const input = { params, query, body, requestId: state.requestId, log, ctx } as RouteInput<unknown, unknown, unknown>
+    Object.defineProperty(input, 'principal', { get: principalGetter(ctx), enumerable: true })
+    const result = await route.handler(input)
+
+    // A handler may have chosen its own status (e.g. 202) through ctx; keep it if so.
+    const explicit = ctx.status !== 404 ? ctx.status : undefined
+    if (route.response === undefined || result === undefined) {
+      ctx.status = explicit ?? (result === undefined ? 204 : successStatus)
+      if (result !== undefined) ctx.body = result
+      return
+    }
+    const shaped = route.response.safeParse(result)
+    if (!shaped.success) {
+      // Our bug, not the client's: log the mismatch, answer a generic 500.
+      const err = zodToFormStateError(shaped.error)
+      log.error('response does not match its schema', { route: `${route.method} ${route.path}`, field: err.field, errors: err.extra?.errors })
+      throw new FormStateError('internal', 'response does not match its schema')
+    }
+    ctx.status = explicit ?? successStatus
+    ctx.body = shaped.data
+  }
+}
+
+/** The Koa router for every route in `table`. */
+export function buildRouter (table: RouteTable, opts: RouterOptions): Router {
+  const router = new Router()
+  for (const route of table.routes()) {
+    const modes = authModes(route)
+    const chain: Middleware[] = [async (ctx, next) => { (ctx.state as ApiState).route = route; await next() }]
+    const needsAuth = !(modes.length === 1 && modes[0] === 'public')
+    if (needsAuth) {
+      if (opts.authenticate === undefined) {
+        throw new Error(`route ${route.method} ${route.path} requires ${modes.join('|')} auth but no authenticate hook was given`)
+      }
+      chain.push(opts.authenticate(route, modes))
+    }
+    chain.push(handlerMiddleware(route, opts.log))
+    router.register(route.path, [route.method], chain)
+  }
+  return router
+}
