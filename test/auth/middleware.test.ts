@@ -115,7 +115,7 @@ describe('authenticate middleware', () => {
   })
 
   test('API key via X-API-Key and via Bearer', async () => {
-    for (const headers of [{ 'x-api-key': key.display }, { authorization: `Bearer ${key.display}` }]) {
+    for (const headers of [{ 'x-api-key': key.display }, { authorization: `Bearer ${key.display}` }] as Array<Record<string, string>>) {
       const r = await call(app, headers)
       assert.equal(r.status, 200)
       assert.equal(r.body.principal?.kind, 'api_key')
@@ -171,7 +171,7 @@ describe('authenticate middleware', () => {
       { 'x-service-name': 'gateway', authorization: `Bearer ${SERVICE_SECRET}` },
       { 'x-service-name': 'billing' },
       { 'x-service-name': 'Bad Name!', authorization: `Bearer ${SERVICE_SECRET}` },
-    ]) {
+    ] as Array<Record<string, string>>) {
       const r = await call(app, headers)
       assert.equal(r.status, 401)
       assert.equal(r.body.code, 'invalid_service_credentials')
