@@ -102,7 +102,7 @@ export class Replica implements ReplicaStore {
       this.tracker.add(op.origin, op.seq)
       if (op.hlc.wall > maxWall || (op.hlc.wall === maxWall && op.hlc.logical > maxLogical)) { maxWall = op.hlc.wall; maxLogical = op.hlc.logical }
     })
-    this.observe({ wall: maxWall, logical: maxLogical })
+    if (maxWall > 0) this.observe({ wall: maxWall, logical: maxLogical })
     this.nextSeq = this.ownTop() + 1
     this.started = true
   }
