@@ -17,7 +17,7 @@ import { looksLikeApiKey, parseApiKey } from './api-key-format.ts'
 import type { JwtVerifier } from './jwt.ts'
 import { MAX_TOKEN_LENGTH } from './jwt.ts'
 import { assertSameProject, type Principal } from './principal.ts'
-import type { ServiceVerifier } from './service-auth.ts'
+import { SERVICE_NAME_RE, type ServiceVerifier } from './service-auth.ts'
 
 /** Checks a raw API key string (implemented by the keys feature). */
 export interface ApiKeyAuthenticator {
@@ -43,7 +43,6 @@ export interface AuthState {
 const MAX_AUTH_HEADER = MAX_TOKEN_LENGTH + 'Bearer '.length
 const MAX_SMALL_HEADER = 256
 const PROJECT_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
-const SERVICE_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/
 
 function header (ctx: Context, name: string): string | undefined {
   const v = ctx.get(name)

@@ -11,17 +11,19 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { FormStateError } from '../errors.ts'
 import type { Principal } from './principal.ts'
 
-/** Service names: lowercase, short, safe to log. */
-const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/
+/** Service names: short, safe to log; matched case-sensitively. */
+export const SERVICE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 /** Shortest secret accepted from configuration. */
 export const MIN_SERVICE_SECRET_LENGTH = 16
 const MAX_SECRET_LENGTH = 1024
 
 /**
  * Parses service secrets from configuration text: either `name:secret,name2:secret2`
- * (the secret is everything after the first `:`; it cannot contain `,`) or a JSON object
- * `{ "name": "secret" }`. Throws FormStateError('invalid_field', field 'service_secrets')
- * on a bad name, a short secret or a duplicate; the message never includes a secret.
+ * (also `name=secret`; entries separated by commas or newlines; `#` lines are comments;
+ * the secret is everything after the first `:` or `=`, since names contain neither, and
+ * cannot contain `,` — use JSON for that) or a JSON object `{ "name": "secret" }`.
+ * Throws FormStateError('invalid_field', field 'service_secrets') on a bad name, a short
+ * secret or a duplicate; the message never includes a secret.
  */
 export function parseServiceSecrets (text: string): Map<string, string> {
   const out = new Map<string, string>()
@@ -38,15 +40,16 @@ export function parseServiceSecrets (text: string): Map<string, string> {
     if (json === null || typeof json !== 'object' || Array.isArray(json)) throw bad('service secrets: expected a JSON object')
     pairs = Object.entries(json)
   } else {
-    pairs = trimmed.split(',').map((item, i) => {
-      const s = item.trim()
-      const colon = s.indexOf(':')
-      if (colon <= 0) throw bad(`service secrets: entry ${i + 1} is not name:secret`)
-      return [s.slice(0, colon).trim(), s.slice(colon + 1)]
+    const items = trimmed.split(/[,\n]/).map((x) => x.trim()).filter((x) => x !== '' && !x.startsWith('#'))
+    pairs = items.map((s, i) => {
+      const sep = s.search(/[:=]/)
+      if (sep <= 0) throw bad(`service secrets: entry ${i + 1} is not name:secret`)
+      // Whitespace around either part is layout, never part of a secret.
+      return [s.slice(0, sep).trim(), s.slice(sep + 1).trim()]
     })
   }
   for (const [name, secret] of pairs) {
-    if (!NAME_RE.test(name)) throw bad(`service secrets: invalid service name ${JSON.stringify(name.slice(0, 64))}`)
+    if (!SERVICE_NAME_RE.test(name)) throw bad(`service secrets: invalid service name ${JSON.stringify(name.slice(0, 64))}`)
     if (typeof secret !== 'string' || secret.length < MIN_SERVICE_SECRET_LENGTH || secret.length > MAX_SECRET_LENGTH) {
       throw bad(`service secrets: secret for ${name} must be ${MIN_SERVICE_SECRET_LENGTH}..${MAX_SECRET_LENGTH} characters`)
     }

@@ -22,6 +22,9 @@ describe('service secrets', () => {
     const j = parseServiceSecrets(JSON.stringify({ billing: SECRET_A }))
     assert.deepEqual([...j], [['billing', SECRET_A]])
     assert.equal(parseServiceSecrets('  ').size, 0)
+    // The config module's spelling: name=secret, one per line, comments allowed.
+    const lines = parseServiceSecrets(`# internal services\nbilling=${SECRET_A}\n\ngateway = ${SECRET_B}\n`)
+    assert.deepEqual([...lines], [['billing', SECRET_A], ['gateway', SECRET_B]])
   })
 
   test('refuses bad names, short secrets, duplicates and bad JSON, without echoing secrets', () => {
