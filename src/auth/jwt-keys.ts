@@ -24,8 +24,11 @@ import { keysUnavailable } from './auth-errors.ts'
 export type JwtKeySource =
   /** A JWKS document at a URL. */
   | { readonly type: 'jwks_url', readonly url: string }
-  /** OIDC discovery: `<issuer>/.well-known/openid-configuration` → `jwks_uri`. */
-  | { readonly type: 'oidc' }
+  /**
+   * OIDC discovery: `<issuer>/.well-known/openid-configuration` → `jwks_uri`. `issuer`
+   * defaults to the verifier's expected `iss`.
+   */
+  | { readonly type: 'oidc', readonly issuer?: string }
   /** A key set held in memory (the devnet's own issuer). */
   | { readonly type: 'local', readonly jwks: JSONWebKeySet }
 
@@ -86,7 +89,7 @@ export function createKeyResolver (source: JwtKeySource, issuer: string, timing:
   const getRemote = async (): Promise<RemoteJWKSet> => {
     if (remote !== undefined) return remote
     if (inBackoff()) throw keysUnavailable('issuer discovery failed', remaining())
-    discovering ??= discoverJwksUri(issuer, timeoutMs).then(
+    discovering ??= discoverJwksUri(source.type === 'oidc' ? source.issuer ?? issuer : issuer, timeoutMs).then(
       (url) => { remote = makeRemote(url); return remote },
       (err: unknown) => {
         // Not cached forever: the next request after the back-off tries again.

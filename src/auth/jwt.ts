@@ -113,6 +113,36 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
   }
 }
 
+/** The config module's `jwt` section, structurally (auth does not import config). */
+export interface JwtConfig {
+  readonly jwksUrl?: string
+  readonly oidcIssuer?: string
+  /** Expected `iss`; defaults to `oidcIssuer`. */
+  readonly issuer?: string
+  readonly audience: string
+  readonly requiredScope?: string
+}
+
+/**
+ * Verifier options for a node from its configuration: a JWKS URL when given, else OIDC
+ * discovery of `oidcIssuer`. Throws TypeError when there is no key source or no issuer.
+ */
+export function jwtVerifierOptionsFromConfig (cfg: JwtConfig, timing: RemoteKeyTiming = {}): JwtVerifierOptions {
+  const issuer = cfg.issuer ?? cfg.oidcIssuer
+  if (issuer === undefined) throw new TypeError('jwt config needs an issuer (issuer or oidcIssuer)')
+  let keys: JwtKeySource
+  if (cfg.jwksUrl !== undefined) keys = { type: 'jwks_url', url: cfg.jwksUrl }
+  else if (cfg.oidcIssuer !== undefined) keys = { type: 'oidc', issuer: cfg.oidcIssuer }
+  else throw new TypeError('jwt config needs a key source (jwksUrl or oidcIssuer)')
+  return {
+    ...timing,
+    issuer,
+    audience: cfg.audience,
+    keys,
+    ...(cfg.requiredScope === undefined ? {} : { requiredScope: cfg.requiredScope }),
+  }
+}
+
 /** A short, fixed description of why jose refused a token. */
 function reasonFor (err: unknown): string {
   if (err instanceof errors.JWTExpired) return 'token expired'

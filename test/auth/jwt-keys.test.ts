@@ -4,7 +4,7 @@ import '../../src/polyfill.ts'
 import { afterEach, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { createJwtVerifier, type JwtVerifierOptions } from '../../src/auth/jwt.ts'
+import { createJwtVerifier, jwtVerifierOptionsFromConfig, type JwtVerifierOptions } from '../../src/auth/jwt.ts'
 import { isFormStateError } from '../../src/errors.ts'
 import { claims, makeKey, sleep, startKeyServer, token, type KeyServer } from './jwt-fixtures.ts'
 
@@ -180,6 +180,26 @@ describe('OIDC discovery', () => {
     assert.ok(codes.every((c) => c === 'ok'))
     assert.equal(s.discoveryFetches, 1)
     assert.equal(s.jwksFetches, 1)
+  })
+})
+
+describe('options from the config module', () => {
+  test('a JWKS URL wins; the expected iss may differ from the discovery base', async () => {
+    const key = makeKey()
+    const s = await server([key])
+    const viaJwks = createJwtVerifier(jwtVerifierOptionsFromConfig({ jwksUrl: s.jwksUrl, issuer: 'urn:iss', audience: 'form-state' }))
+    assert.equal(await codeOf(viaJwks.verify(token(key, claims('urn:iss')))), 'ok')
+    assert.equal(s.discoveryFetches, 0)
+
+    const viaOidc = createJwtVerifier(jwtVerifierOptionsFromConfig({ oidcIssuer: s.base, audience: 'form-state', requiredScope: 'usage:read' }))
+    assert.equal(await codeOf(viaOidc.verify(token(key, claims(s.base, { scope: 'usage:read' })))), 'ok')
+    assert.equal(await codeOf(viaOidc.verify(token(key, claims(s.base)))), 'invalid_token')
+    assert.equal(s.discoveryFetches, 1)
+  })
+
+  test('no key source or no issuer is a configuration error', () => {
+    assert.throws(() => jwtVerifierOptionsFromConfig({ audience: 'a', issuer: 'x' }), TypeError)
+    assert.throws(() => jwtVerifierOptionsFromConfig({ audience: 'a', jwksUrl: 'http://127.0.0.1/j' }), TypeError)
   })
 })
 
