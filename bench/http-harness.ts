@@ -1,0 +1,146 @@
+/**
+ * HTTP benchmark harness. Every run first measures a Koa hello-world (in a child process)
+ * as the baseline of this machine at this moment, then the given targets, and prints
+ * requests/s, the ratio to the baseline, and p50/p99 latency. Ratios, not absolute numbers,
+ * are what compare across machines and runs.
+ *
+ * Used by the `bench:*` scripts: `await benchAgainstBaseline([{ name, target }], opts)`.
+ * Run directly to measure the API framework itself (`GET /health` through createApp).
+ */
+import '../src/polyfill.ts'
+import autocannon from 'autocannon'
+import { fileURLToPath } from 'node:url'
+import { startChildServer, type ChildServer } from './child-server.ts'
+
+/** One HTTP request shape to hammer. */
+export interface HttpTarget {
+  method?: string
+  url: string
+  headers?: Record<string, string>
+  body?: string
+}
+
+export interface LoadOptions {
+  /** Concurrent connections (default 50). */
+  connections?: number
+  /** Seconds per measurement (default 5, capped at 60 so a run is always bounded). */
+  durationSec?: number
+  /** Seconds of unmeasured warm-up before each measurement (default 1). */
+  warmupSec?: number
+}
+
+export interface LoadResult {
+  rps: number
+  p50Ms: number
+  p99Ms: number
+  requests: number
+  errors: number
+  timeouts: number
+  non2xx: number
+}
+
+const MAX_DURATION = 60
+
+function bounded (opts: LoadOptions): Required<LoadOptions> {
+  return {
+    connections: Math.max(1, Math.min(opts.connections ?? 50, 1000)),
+    durationSec: Math.max(1, Math.min(opts.durationSec ?? 5, MAX_DURATION)),
+    warmupSec: Math.max(0, Math.min(opts.warmupSec ?? 1, 10)),
+  }
+}
+
+/** Measures one target with autocannon. */
+export async function runLoad (target: HttpTarget, opts: LoadOptions = {}): Promise<LoadResult> {
+  const o = bounded(opts)
+  const base = {
+    url: target.url,
+    method: target.method ?? 'GET',
+    headers: { ...(target.body !== undefined ? { 'content-type': 'application/json' } : {}), ...target.headers },
+    ...(target.body !== undefined ? { body: target.body } : {}),
+    connections: o.connections,
+    timeout: 10,
+  }
+  if (o.warmupSec > 0) await autocannon({ ...base, duration: o.warmupSec })
+  const r = await autocannon({ ...base, duration: o.durationSec })
+  return {
+    rps: r.requests.average,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    requests: r.requests.total,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    non2xx: r.non2xx,
+  }
+}
+
+/** Starts the hello-world baseline server in a child process. */
+export function startHelloServer (): Promise<ChildServer> {
+  return startChildServer(fileURLToPath(new URL('./hello-server.ts', import.meta.url)))
+}
+
+export interface NamedTarget {
+  name: string
+  /** A target, or a function producing one (called after the baseline ran). */
+  target: HttpTarget | (() => HttpTarget)
+}
+
+export interface BenchRow extends LoadResult {
+  name: string
+  /** rps / baseline rps. */
+  ratio: number
+}
+
+function fmt (n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+}
+
+/** Formats rows as an aligned table. */
+export function formatRows (rows: readonly BenchRow[]): string {
+  const head = ['target', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors']
+  const body = rows.map((r) => [r.name, fmt(r.rps), `${fmt(r.ratio, 3)}x`, fmt(r.p50Ms, 1), fmt(r.p99Ms, 1), fmt(r.requests), fmt(r.non2xx), fmt(r.errors + r.timeouts)])
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)))
+  return [head, ...body].map((cols) => cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n')
+}
+
+/**
+ * Measures the hello-world baseline, then each target, and prints a table with the
+ * ratio of each to the baseline. Rows whose responses were not all 2xx are flagged:
+ * their requests/s measure error handling, not the operation.
+ */
+export async function benchAgainstBaseline (targets: readonly NamedTarget[], opts: LoadOptions = {}, print: (line: string) => void = console.log): Promise<BenchRow[]> {
+  const o = bounded(opts)
+  print(`# ${o.connections} connections, ${o.durationSec}s per target (+${o.warmupSec}s warm-up), node ${process.version}`)
+  const hello = await startHelloServer()
+  let baseline: LoadResult
+  try {
+    baseline = await runLoad({ url: hello.url + '/' }, o)
+  } finally {
+    await hello.stop()
+  }
+  const rows: BenchRow[] = [{ name: 'baseline: koa hello-world', ...baseline, ratio: 1 }]
+  for (const t of targets) {
+    const target = typeof t.target === 'function' ? t.target() : t.target
+    const r = await runLoad(target, o)
+    rows.push({ name: t.name, ...r, ratio: baseline.rps > 0 ? r.rps / baseline.rps : 0 })
+  }
+  print(formatRows(rows))
+  for (const r of rows) {
+    if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0) print(`! ${r.name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts — its req/s is not the operation's`)
+  }
+  return rows
+}
+
+// Direct run: the framework's own overhead (createApp + GET /health) against bare Koa.
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i === -1 ? undefined : process.argv[i + 1] }
+  const durationSec = Number(arg('--duration') ?? 5)
+  const api = await startChildServer(fileURLToPath(new URL('./api-server.ts', import.meta.url)))
+  try {
+    await benchAgainstBaseline([
+      { name: 'form-state app: GET /health', target: { url: api.url + '/health' } },
+      { name: 'form-state app: 404 problem', target: { url: api.url + '/nowhere' } },
+    ], { durationSec })
+  } finally {
+    await api.stop()
+  }
+}
