@@ -1,0 +1,45 @@
+/**
+ * Koa glue for the GCRA limiter: runs after `authenticate()`, picks the bucket key and the
+ * limit for the principal, sets the `X-RateLimit-*` headers on every answer and throws a
+ * 429 FormStateError (with `Retry-After`) on refusal. Which limit a tier gets is the
+ * caller's decision (`limitFor`), so this file knows nothing about billing.
+ */
+import type { Context, Middleware, Next } from 'koa'
+import type { AuthState } from './middleware.ts'
+import type { Principal } from './principal.ts'
+import { rateLimitError, rateLimitHeaders, type GcraRateLimiter, type RateLimit } from './rate-limit.ts'
+
+/** What `rateLimit()` needs. */
+export interface RateLimitMiddlewareOptions {
+  readonly limiter: GcraRateLimiter
+  /** The limit for an authenticated principal, or undefined for no limit (e.g. services). */
+  readonly limitFor: (p: Principal) => RateLimit | undefined
+  /** The limit for requests without a principal (keyed by client address); none if absent. */
+  readonly anonymous?: RateLimit
+}
+
+/**
+ * The bucket a principal spends from: per API key, per user subject within a project, per
+ * service. Keys and users are separate buckets so one leaked key cannot starve its owner.
+ */
+export function rateLimitKey (p: Principal): string {
+  switch (p.kind) {
+    case 'api_key': return `key:${p.keyId ?? p.sub}`
+    case 'service': return `svc:${p.serviceName ?? p.sub}`
+    default: return `sub:${p.projectId}:${p.sub}`
+  }
+}
+
+/** Koa middleware enforcing per-principal rate limits. */
+export function rateLimit (opts: RateLimitMiddlewareOptions): Middleware<AuthState> {
+  return async function rateLimitMiddleware (ctx: Context, next: Next): Promise<void> {
+    const p = (ctx.state as AuthState).principal
+    const limit = p === undefined ? opts.anonymous : opts.limitFor(p)
+    if (limit === undefined) return next()
+    const key = p === undefined ? `ip:${ctx.ip}` : rateLimitKey(p)
+    const result = opts.limiter.check(key, limit)
+    if (!result.allowed) throw rateLimitError(result)
+    ctx.set(rateLimitHeaders(result))
+    return next()
+  }
+}
