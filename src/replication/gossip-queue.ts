@@ -15,14 +15,20 @@
  */
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Logger } from '../log.ts'
-import type { Op, ReplicaStore, ShardId } from '../store/types.ts'
-import { checkOpsMatchHeader, EnvelopeVerifier, sealEnvelope } from './envelope.ts'
+import { decodeOps, encodeOps } from '../store/op-codec.ts'
+import type { KindRegistry, Op, ReplicaStore, ShardId } from '../store/types.ts'
+import { checkOpsMatchHeader, EnvelopeVerifier, sealEnvelope, type RejectReason } from './envelope.ts'
 
 /** Encodes and decodes op batches (the store's op codec bound to its kind registry). */
 export interface OpCodec {
   encode (ops: readonly Op[]): Uint8Array
   /** All or nothing: throws on any malformed op. */
   decode (bytes: Uint8Array): Op[]
+}
+
+/** The store's op codec bound to a kind registry. */
+export function storeOpCodec (kinds: KindRegistry): OpCodec {
+  return { encode: (ops) => encodeOps(ops, kinds), decode: (bytes) => decodeOps(bytes, kinds) }
 }
 
 export type ReplLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
@@ -49,6 +55,10 @@ export interface GossipQueueOptions {
   maxBatchBytes?: number
   /** Called with every verified batch, e.g. for metrics. */
   onBatchIn?: (origin: string, ops: number) => void
+  /** Called with every published batch. */
+  onBatchOut?: (ops: number, bytes: number) => void
+  /** Called with every rejected envelope (after it is counted and logged). */
+  onReject?: (reason: RejectReason, origin?: string) => void
 }
 
 export interface GossipQueueStats {
@@ -92,7 +102,10 @@ export class GossipQueue {
         checkOpsMatchHeader(ops, header)
         return ops
       },
-      onReject: (reason, detail, origin) => opts.logger.warn('envelope rejected', { reason, detail, origin }),
+      onReject: (reason, detail, origin) => {
+        opts.logger.warn('envelope rejected', { reason, detail, origin })
+        opts.onReject?.(reason, origin)
+      },
     })
   }
 
@@ -125,6 +138,11 @@ export class GossipQueue {
   }
 
   get readerRunning (): boolean { return this.reading }
+
+  /** Peers gossipsub knows to be subscribed to our topic (who a publish can reach now). */
+  subscribers (): string[] {
+    return this.running ? this.opts.pubsub.getSubscribers(this.topic).map((p) => p.toString()) : []
+  }
 
   private enqueue (ops: readonly Op[]): void {
     for (const op of ops) {
@@ -159,6 +177,7 @@ export class GossipQueue {
           await this.opts.pubsub.publish(this.topic, env)
           this.stats.batchesOut++
           this.stats.opsOut += n
+          this.opts.onBatchOut?.(n, env.length)
         } catch (err) {
           this.stats.publishErrors++
           this.opts.logger.debug('publish failed; sync will deliver these ops', { error: err, ops: n })
