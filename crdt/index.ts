@@ -2,6 +2,7 @@
  * form-state's CRDT library: pure types with merge/apply/value and a compact canonical
  * binary encoding. No I/O, no dependencies.
  */
+import { awsetType } from './awset.ts'
 import { boundedType } from './bounded.ts'
 import { gcounterType } from './gcounter.ts'
 import { gmapType } from './gmap.ts'
@@ -23,7 +24,11 @@ export * from './lattice.ts'
 export * from './gset.ts'
 export * from './gmap.ts'
 export * from './bounded.ts'
+export * from './dots.ts'
+export * from './awset.ts'
+export * from './awmap.ts'
+export * from './record.ts'
 
 /** The non-parameterised types, for registries. Parameterised ones (awmap, record,
  * lattice) are built by callers with their own kind tags. */
-export const builtinTypes: AnyCrdtType[] = [gcounterType, pncounterType, boundedType, lwwType, gsetType, gmapType]
+export const builtinTypes: AnyCrdtType[] = [gcounterType, pncounterType, boundedType, lwwType, awsetType, gsetType, gmapType]

@@ -27,7 +27,7 @@ function run (steps: Step[]): { reps: AwSet[]; sent: AwSet[] } {
       sent.push(d)
     } else if (st.op === 'deliver') {
       if (sent.length > 0) awsetType.apply(s, sent[st.pick % sent.length]!)
-    } else awsetType.merge(s, reps[st.from]!)
+    } else if (st.op === 'merge') awsetType.merge(s, reps[st.from]!)
   }
   return { reps, sent }
 }
