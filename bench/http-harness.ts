@@ -1,6 +1,6 @@
 /**
- * HTTP benchmark harness. Every run first measures a Koa hello-world (in a child process)
- * as the baseline of this machine at this moment, then the given targets, and prints
+ * HTTP benchmark harness. Every run measures a Koa hello-world (in a child process) as
+ * the baseline of this machine at this moment, before and after the given targets, and prints
  * requests/s, the ratio to the baseline, and p50/p99 latency. Ratios, not absolute numbers,
  * are what compare across machines and runs.
  *
@@ -86,7 +86,7 @@ export interface NamedTarget {
 
 export interface BenchRow extends LoadResult {
   name: string
-  /** rps / baseline rps. */
+  /** rps / mean baseline rps (baseline measured before and after the targets). */
   ratio: number
 }
 
@@ -110,19 +110,30 @@ export function formatRows (rows: readonly BenchRow[]): string {
 export async function benchAgainstBaseline (targets: readonly NamedTarget[], opts: LoadOptions = {}, print: (line: string) => void = console.log): Promise<BenchRow[]> {
   const o = bounded(opts)
   print(`# ${o.connections} connections, ${o.durationSec}s per target (+${o.warmupSec}s warm-up), node ${process.version}`)
+  // The baseline is measured before and after the targets (the machine is shared, load
+  // drifts); ratios use the mean of the two, and a large drift is reported.
   const hello = await startHelloServer()
-  let baseline: LoadResult
+  const measured: Array<{ name: string, r: LoadResult }> = []
+  let before: LoadResult
+  let afterRun: LoadResult
   try {
-    baseline = await runLoad({ url: hello.url + '/' }, o)
+    before = await runLoad({ url: hello.url + '/' }, o)
+    for (const t of targets) {
+      const target = typeof t.target === 'function' ? t.target() : t.target
+      measured.push({ name: t.name, r: await runLoad(target, o) })
+    }
+    afterRun = await runLoad({ url: hello.url + '/' }, o)
   } finally {
     await hello.stop()
   }
-  const rows: BenchRow[] = [{ name: 'baseline: koa hello-world', ...baseline, ratio: 1 }]
-  for (const t of targets) {
-    const target = typeof t.target === 'function' ? t.target() : t.target
-    const r = await runLoad(target, o)
-    rows.push({ name: t.name, ...r, ratio: baseline.rps > 0 ? r.rps / baseline.rps : 0 })
-  }
+  const base = (before.rps + afterRun.rps) / 2
+  const rows: BenchRow[] = [
+    { name: 'baseline: koa hello-world (before)', ...before, ratio: base > 0 ? before.rps / base : 0 },
+    ...measured.map(({ name, r }) => ({ name, ...r, ratio: base > 0 ? r.rps / base : 0 })),
+    { name: 'baseline: koa hello-world (after)', ...afterRun, ratio: base > 0 ? afterRun.rps / base : 0 },
+  ]
+  const drift = base > 0 ? Math.abs(before.rps - afterRun.rps) / base : 0
+  if (drift > 0.2) print(`! baseline drifted ${(drift * 100).toFixed(0)}% during the run (shared machine?): treat ratios as rough`)
   print(formatRows(rows))
   for (const r of rows) {
     if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0) print(`! ${r.name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts — its req/s is not the operation's`)
