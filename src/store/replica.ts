@@ -131,6 +131,10 @@ export class Replica implements ReplicaStore {
     try { this.clock.observe(hlc) } catch { /* drift beyond limit */ }
   }
 
+  now (): Op['hlc'] {
+    return this.clock.now()
+  }
+
   commit (target: string, changes: readonly Change[]): Promise<Op> {
     try {
       this.ready()

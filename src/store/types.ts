@@ -78,6 +78,12 @@ export interface ReplicaStore {
   readonly shard: ShardId
 
   /**
+   * A fresh timestamp from the replica's hybrid logical clock, for LWW deltas the caller
+   * builds before `commit` (later than every op this replica has applied).
+   */
+  now (): Hlc
+
+  /**
    * Make a local op: assign `(replicaId, nextSeq)` and an HLC time, validate every change
    * (unknown kind or malformed delta throws `invalid_op` and nothing is applied), apply it
    * to memory, append it to the log. The promise resolves once the op is durable under the
