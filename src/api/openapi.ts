@@ -6,7 +6,7 @@
  */
 import type { Context } from 'koa'
 import { z } from 'zod'
-import type { Principal } from '../auth/principal.ts'
+import type { Principal, Scope } from '../auth/principal.ts'
 import { ERROR_STATUS } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { looseObjectPaths } from './validate.ts'
@@ -43,8 +43,8 @@ export interface RouteDef<P extends z.ZodType = z.ZodType, Q extends z.ZodType =
   readonly tag?: string
   /** Accepted credentials; a list means any one of them. */
   readonly auth: AuthMode | readonly AuthMode[]
-  /** Scopes the caller needs (documented; enforced by the auth hook). */
-  readonly scopes?: readonly string[]
+  /** Scopes the caller needs (documented; enforced by `authHook`, services exempt). */
+  readonly scopes?: readonly Scope[]
   readonly params?: P
   readonly query?: Q
   readonly body?: B
