@@ -15,6 +15,7 @@ interface LevelLike {
   get (key: Uint8Array): Promise<Uint8Array | undefined>
   batch (ops: Array<{ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }>, opts?: { sync?: boolean }): Promise<void>
   iterator (opts: Record<string, unknown>): { nextv (n: number): Promise<Array<[Uint8Array, Uint8Array]>>; close (): Promise<void> }
+  values (opts: Record<string, unknown>): { nextv (n: number): Promise<Uint8Array[]>; close (): Promise<void> }
   clear (opts: Record<string, unknown>): Promise<void>
 }
 
@@ -60,17 +61,11 @@ class LevelKv implements KvStore {
   }
 
   async * chunks (range: KvRange, chunk = 1000): AsyncIterable<KvEntry[]> {
-    const it = this.db.iterator(rangeOpts(range))
-    try {
-      for (;;) {
-        let batch: KvEntry[]
-        try { batch = await it.nextv(chunk) } catch (err) { throw storageError('iterate', err) }
-        if (batch.length === 0) return
-        yield batch
-      }
-    } finally {
-      await it.close()
-    }
+    yield * prefetched(this.db.iterator(rangeOpts(range)), chunk)
+  }
+
+  async * valueChunks (range: KvRange, chunk = 1000): AsyncIterable<Uint8Array[]> {
+    yield * prefetched(this.db.values(rangeOpts(range)), chunk)
   }
 
   async * entries (range: KvRange): AsyncIterable<KvEntry> {
@@ -79,6 +74,30 @@ class LevelKv implements KvStore {
 
   async clear (range: KvRange): Promise<void> {
     try { await this.db.clear(rangeOpts({ ...range, limit: undefined, reverse: undefined })) } catch (err) { throw storageError('clear', err) }
+  }
+}
+
+/**
+ * Iterate with the next `nextv` already requested while the caller processes the current
+ * chunk: LevelDB reads on its own thread, so reading and decoding overlap.
+ */
+async function * prefetched<T> (it: { nextv (n: number): Promise<T[]>; close (): Promise<void> }, chunk: number): AsyncIterable<T[]> {
+  let pending: Promise<T[]> | undefined
+  try {
+    pending = it.nextv(chunk)
+    for (;;) {
+      let batch: T[]
+      try { batch = await pending } catch (err) { pending = undefined; throw storageError('iterate', err) }
+      pending = undefined
+      if (batch.length === 0) return
+      // A short chunk does not mean the end (reads are also bounded by bytes): ask again.
+      pending = it.nextv(chunk)
+      yield batch
+    }
+  } finally {
+    // Let an outstanding read finish before closing (abstract-level refuses otherwise).
+    if (pending !== undefined) await pending.catch(() => {})
+    await it.close()
   }
 }
 

@@ -6,7 +6,7 @@ import { decodeVv, encodeVv, type VersionVector } from '../../crdt/version-vecto
 import { decodeWith, encodeWith } from '../../crdt/codec.ts'
 import type { SeqTracker } from './gaps.ts'
 import type { Keys } from './keys.ts'
-import { decodeOp } from './op-codec.ts'
+import { decodeLoggedOp, decodeOp } from './op-codec.ts'
 import { prefixEnd, type KvStore, type KvWrite } from './storage.ts'
 import type { KindRegistry, Op, ReplicaId } from './types.ts'
 
@@ -55,11 +55,12 @@ export class OpLog {
   async replay (tracker: SeqTracker, apply: (op: Op) => void): Promise<number> {
     let n = 0
     for (const origin of await this.origins()) {
-      for await (const chunk of this.rawAfter(origin, tracker.top(origin))) {
-        for (const [k, v] of chunk) {
-          const { seq } = this.keys.parseLog(k)
-          if (tracker.has(origin, seq)) continue
-          apply(decodeOp(v, this.kinds))
+      const range = { gt: this.keys.log(origin, tracker.top(origin)), lt: this.originEnd(origin) }
+      for await (const chunk of this.kv.valueChunks(range, 2000)) {
+        for (const v of chunk) {
+          const op = decodeLoggedOp(v, this.kinds)
+          if (tracker.has(op.origin, op.seq)) continue
+          apply(op)
           n++
         }
       }

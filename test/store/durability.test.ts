@@ -21,6 +21,7 @@ function recording (inner: KvStore): KvStore & { log: Array<{ n: number; sync: b
     get: (k: Uint8Array) => inner.get(k),
     chunks: (r: Parameters<KvStore['chunks']>[0], n?: number) => inner.chunks(r, n),
     entries: (r: Parameters<KvStore['entries']>[0]) => inner.entries(r),
+    valueChunks: (r: Parameters<KvStore['valueChunks']>[0], n?: number) => inner.valueChunks(r, n),
     clear: (r: Parameters<KvStore['clear']>[0]) => inner.clear(r),
     async batch (writes: readonly KvWrite[], opts?: { sync?: boolean }) {
       if (w.failNext) throw new Error('disk on fire')

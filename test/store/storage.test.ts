@@ -75,6 +75,11 @@ for (const [name, make] of backends) {
       }
       assert.equal(seen, n)
       assert.equal(chunks, 3)
+      let v = 0
+      for await (const c of kv.valueChunks({ ...prefixRange(utf8('x/')), reverse: true }, 700)) {
+        for (const value of c) assert.equal(s(value), String(n - 1 - v++))
+      }
+      assert.equal(v, n)
       await kv.clear({})
     })
 
