@@ -51,11 +51,14 @@ export interface FieldState {
 export type EntityView = ReadonlyMap<string, FieldState>
 
 export interface ApplyResult {
-  /** Ops applied now (including buffered ones a gap-fill released). */
+  /** Ops applied now (deltas commute, so this includes ops past a gap). */
   applied: number
-  /** Ops already covered by the version vector (duplicates), ignored. */
+  /** Ops already applied (covered by the vector, or seen past a gap), ignored. */
   duplicates: number
-  /** Ops held back because an earlier seq from their origin is missing. */
+  /**
+   * Of `applied`, ops past a gap: an earlier seq from their origin is missing, so the
+   * contiguous version vector does not cover them yet (see `gaps()`).
+   */
   buffered: number
 }
 
@@ -93,8 +96,9 @@ export interface ReplicaStore {
 
   /**
    * Apply ops from other replicas (or replays of our own). Idempotent and order-free:
-   * duplicates are dropped, ops past a gap wait until the gap is filled. Ops are
-   * validated before anything is applied; resolves once they are durable.
+   * duplicates are dropped; ops past a gap are applied at once and tracked so the vector
+   * stays contiguous until the gap is filled. Ops are validated before anything is
+   * applied; resolves once they are durable.
    */
   applyRemote (ops: readonly Op[]): Promise<ApplyResult>
 
