@@ -1,0 +1,188 @@
+/**
+ * Composition root: builds a replica, the API and (for a cluster node) replication from a
+ * parsed Config, and starts them. `startDevnet()` runs one node with no network, writes
+ * applied directly; `startNode()` adds libp2p replication. `runApi()` and
+ * `runQueueReader()` start independently so the API can serve while the reader is stopped.
+ */
+import './polyfill.ts'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { createApp, listen, type Listening } from './api/app.ts'
+import type { ApiDeps } from './api/deps.ts'
+import { apiRoutes } from './api/routes/index.ts'
+import { registerDevnetRoutes } from './api/routes/devnet.ts'
+import { securityHook } from './api/security.ts'
+import { createDevnetIssuer, type DevnetIssuer } from './auth/devnet-issuer.ts'
+import { createJwtVerifier, jwtVerifierOptionsFromConfig, type JwtVerifier } from './auth/jwt.ts'
+import type { Principal } from './auth/principal.ts'
+import { GcraRateLimiter, type RateLimit } from './auth/rate-limit.ts'
+import { createServiceVerifier } from './auth/service-auth.ts'
+import type { Config } from './config.ts'
+import { createLogger, type Logger } from './log.ts'
+import { classicLevelKv, memoryLevelKv } from './store/level-kv.ts'
+import { Replica } from './store/replica.ts'
+import type { ReplicaStore } from './store/types.ts'
+import { accountIdFor } from './state/model.ts'
+import { marketplaceKinds } from './state/kinds.ts'
+import { effectiveTier, subscriptionOf } from './state/subscription.ts'
+import { billingConfigFrom, type BillingConfig } from './state/tiers.ts'
+import { seedDevnet } from './state/seed.ts'
+
+export interface RunningNode {
+  readonly config: Config
+  readonly store: ReplicaStore
+  readonly api: Listening
+  readonly url: string
+  readonly log: Logger
+  /** The devnet's token issuer (devnet only, and only when no external issuer is set). */
+  readonly issuer?: DevnetIssuer
+  close (): Promise<void>
+}
+
+export interface StartOptions {
+  log?: Logger
+  /** Seed the devnet with a project, accounts, models and agents (default true). */
+  seed?: boolean
+  /** Wall clock for the API (tests). */
+  now?: () => number
+}
+
+/** Loads the billing config: defaults, overridden by `--billing-config` when given. */
+export function loadBillingConfig (config: Config): BillingConfig {
+  if (config.billingConfigFile === undefined) return billingConfigFrom({})
+  return billingConfigFrom(JSON.parse(readFileSync(config.billingConfigFile, 'utf8')))
+}
+
+/** A devnet replica id, kept in the data directory so a restart continues its seq. */
+function devnetReplicaId (dataDir: string | undefined): string {
+  if (dataDir === undefined) return `devnet-${randomBytes(6).toString('hex')}`
+  mkdirSync(dataDir, { recursive: true })
+  const file = join(dataDir, 'replica-id')
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim()
+  const id = `devnet-${randomBytes(6).toString('hex')}`
+  writeFileSync(file, id + '\n', { mode: 0o600 })
+  return id
+}
+
+/** Opens (and starts) the replica for a config. */
+export async function openStore (config: Config, replicaId: string): Promise<Replica> {
+  const kv = config.dataDir === undefined ? memoryLevelKv() : classicLevelKv(join(config.dataDir, 'db'))
+  const store = new Replica({ replicaId, kv, kinds: marketplaceKinds(), durability: config.durability })
+  await store.start()
+  return store
+}
+
+/** The rate limit of a principal: by its account's tier; services are not limited. */
+export function tierLimit (store: ReplicaStore, billing: BillingConfig): (p: Principal) => RateLimit | undefined {
+  return (p) => {
+    if (p.kind === 'service') return undefined
+    const accountId = p.accountId ?? accountIdFor(p.projectId, p.sub)
+    const tier = effectiveTier(subscriptionOf(store, accountId))
+    const rl = billing.tiers[tier].rate_limit
+    return { ratePerSec: rl.per_second, burst: rl.burst }
+  }
+}
+
+export interface ApiOptions {
+  config: Config
+  store: ReplicaStore
+  billing: BillingConfig
+  log: Logger
+  jwt: JwtVerifier
+  now?: () => number
+  issuer?: () => DevnetIssuer | undefined
+  /** Port override (the devnet binds before it knows its issuer URL). */
+  port?: number
+}
+
+/** Builds and starts the HTTP API over a store. */
+export async function runApi (opts: ApiOptions): Promise<{ api: Listening, limiter: GcraRateLimiter }> {
+  const { config, store, billing, log } = opts
+  const deps: ApiDeps = {
+    store,
+    billing,
+    log,
+    now: opts.now ?? Date.now,
+    mode: config.mode,
+    ...(config.stripeWebhookSecret !== undefined ? { stripeWebhookSecret: config.stripeWebhookSecret } : {}),
+  }
+  const limiter = new GcraRateLimiter()
+  limiter.start()
+  const routes = apiRoutes(deps)
+  if (opts.issuer !== undefined) {
+    const issuer = opts.issuer
+    routes.push((table) => registerDevnetRoutes(table, { issuer }))
+  }
+  const app = createApp({
+    log,
+    maxBodyBytes: config.maxBodyBytes,
+    routes,
+    ready: () => true,
+    authenticate: securityHook({
+      jwt: opts.jwt,
+      services: createServiceVerifier(config.serviceSecrets),
+      limiter,
+      limitFor: tierLimit(store, billing),
+    }),
+    info: { title: 'form-state', version: '0.1.0', description: `form-state ${config.mode} API` },
+  })
+  const api = await listen(app, config.host, opts.port ?? config.port)
+  return { api, limiter }
+}
+
+/** A verifier whose implementation is supplied later (the devnet issuer needs the bound port). */
+function lateVerifier (): JwtVerifier & { set (v: JwtVerifier): void } {
+  let inner: JwtVerifier | undefined
+  return {
+    set (v) { inner = v },
+    verify (token) {
+      if (inner === undefined) throw new Error('verifier used before start-up finished')
+      return inner.verify(token)
+    },
+  }
+}
+
+/**
+ * A single-node devnet: no libp2p, writes applied directly, memory unless `dataDir`.
+ * Trusts its own issuer (`/devnet/token`) unless an external JWKS/OIDC issuer is set.
+ */
+export async function startDevnet (config: Config, opts: StartOptions = {}): Promise<RunningNode> {
+  const log = opts.log ?? createLogger({ level: config.logLevel })
+  const billing = loadBillingConfig(config)
+  const store = await openStore(config, devnetReplicaId(config.dataDir))
+  const external = config.jwt.jwksUrl !== undefined || config.jwt.oidcIssuer !== undefined
+  const jwt = lateVerifier()
+  let issuer: DevnetIssuer | undefined
+  let running: { api: Listening, limiter: GcraRateLimiter }
+  try {
+    running = await runApi({
+      config, store, billing, log, jwt,
+      ...(opts.now !== undefined ? { now: opts.now } : {}),
+      ...(external ? {} : { issuer: () => issuer }),
+    })
+  } catch (err) {
+    await store.stop()
+    throw err
+  }
+  if (external) jwt.set(createJwtVerifier(jwtVerifierOptionsFromConfig(config.jwt)))
+  else {
+    issuer = await createDevnetIssuer({ host: config.host, port: running.api.port })
+    jwt.set(createJwtVerifier(issuer.verifierOptions()))
+  }
+  if (opts.seed !== false) await seedDevnet(store, billing, (opts.now ?? Date.now)())
+  log.info('devnet ready', { url: running.api.url, replica: store.replicaId, data_dir: config.dataDir ?? '(memory)' })
+  return {
+    config,
+    store,
+    api: running.api,
+    url: running.api.url,
+    log,
+    ...(issuer !== undefined ? { issuer } : {}),
+    async close () {
+      running.limiter.stop()
+      await running.api.close()
+      await store.stop()
+    },
+  }
+}
