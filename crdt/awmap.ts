@@ -14,19 +14,16 @@
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
 import { type CausalContext, ccClone, ccEmpty, ccEquals, ccFromDots, ccJoin, ccMax, ccToJSON, decodeCc, decodeDots, type Dots, dotsToJSON, encodeCc, encodeDots, joinDots } from './dots.ts'
-import { type Flat, flatFind } from './flat.ts'
+import { exact, none } from './flat.ts'
 import type { CrdtType, ReplicaId } from './types.ts'
-
-export interface AwMapEntry<S> {
-  /** Dots of the puts that make the key present; empty = removed (value kept hidden). */
-  d: Dots
-  v: S
-}
 
 export interface AwMap<S> {
   cc: CausalContext
-  /** key → entry, keys ascending. */
-  e: Flat<AwMapEntry<S>>
+  /**
+   * Triples `[key, dots, value, …]`, keys ascending. Empty dots = removed (value kept
+   * hidden). Triples rather than entry objects: one object less per key.
+   */
+  e: Array<string | Dots | S>
 }
 
 export interface AwMapType<S, D, V> extends CrdtType<AwMap<S>, AwMap<S>, Record<string, V>> {
@@ -60,13 +57,26 @@ export function awMapType<S, D, V> (kind: string, valueType: CrdtType<S, D, V>):
   const EMPTY = vt.empty() // compared against only, never mutated
   const keep = (d: Dots, v: S): boolean => d.length > 0 || !vt.equals(v, EMPTY)
 
-  const entry = (s: AwMap<S>, key: string): AwMapEntry<S> | undefined => {
-    const i = flatFind(s.e, key)
-    return i >= 0 ? (s.e[i + 1] as AwMapEntry<S>) : undefined
+  /** Index of `key`'s triple, or -1. */
+  const find = (e: AwMap<S>['e'], key: string): number => {
+    let lo = 0
+    let hi = e.length / 3
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      const k = e[mid * 3] as string
+      if (k === key) return mid * 3
+      if (k < key) lo = mid + 1
+      else hi = mid
+    }
+    return -1
+  }
+  const dotsOf = (s: AwMap<S>, key: string): Dots => {
+    const i = find(s.e, key)
+    return i >= 0 ? (s.e[i + 1] as Dots) : []
   }
 
   const join = (a: AwMap<S>, b: AwMap<S>): AwMap<S> => {
-    const out: Flat<AwMapEntry<S>> = []
+    const out: AwMap<S>['e'] = []
     const ae = a.e
     const be = b.e
     let i = 0
@@ -75,54 +85,47 @@ export function awMapType<S, D, V> (kind: string, valueType: CrdtType<S, D, V>):
       const ka = ae[i] as string | undefined
       const kb = be[j] as string | undefined
       if (kb === undefined || (ka !== undefined && ka < kb)) {
-        const x = ae[i + 1] as AwMapEntry<S>
-        x.d = joinDots(x.d, a.cc, [], b.cc)
-        if (keep(x.d, x.v)) out.push(ka!, x) // a removed key keeps a non-empty value hidden
-        i += 2
+        const d = joinDots(ae[i + 1] as Dots, a.cc, [], b.cc)
+        const v = ae[i + 2] as S
+        if (keep(d, v)) out.push(ka!, d, v) // a removed key keeps a non-empty value hidden
+        i += 3
       } else if (ka === undefined || kb < ka) {
-        const y = be[j + 1] as AwMapEntry<S>
-        const d = joinDots([], a.cc, y.d, b.cc)
-        if (keep(d, y.v)) out.push(kb, { d, v: vt.clone(y.v) })
-        j += 2
+        const d = joinDots([], a.cc, be[j + 1] as Dots, b.cc)
+        const v = be[j + 2] as S
+        if (keep(d, v)) out.push(kb, d, vt.clone(v))
+        j += 3
       } else {
-        const x = ae[i + 1] as AwMapEntry<S>
-        const y = be[j + 1] as AwMapEntry<S>
-        x.d = joinDots(x.d, a.cc, y.d, b.cc)
-        x.v = vt.merge(x.v, y.v)
-        if (keep(x.d, x.v)) out.push(ka, x)
-        i += 2
-        j += 2
+        const d = joinDots(ae[i + 1] as Dots, a.cc, be[j + 1] as Dots, b.cc)
+        const v = vt.merge(ae[i + 2] as S, be[j + 2] as S)
+        if (keep(d, v)) out.push(ka, d, v)
+        i += 3
+        j += 3
       }
     }
-    a.e = out
+    a.e = exact(out) // push over-allocates
     ccJoin(a.cc, b.cc)
     return a
   }
 
   const clone = (s: AwMap<S>): AwMap<S> => {
-    const e: Flat<AwMapEntry<S>> = []
-    for (let i = 0; i < s.e.length; i += 2) {
-      const x = s.e[i + 1] as AwMapEntry<S>
-      e.push(s.e[i] as string, { d: x.d.slice(), v: vt.clone(x.v) })
-    }
+    const e = s.e.length === 0 ? none<string | Dots | S>() : s.e.map((x, i) => (i % 3 === 0 ? x : i % 3 === 1 ? (x as Dots).slice() : vt.clone(x as S)))
     return { cc: ccClone(s.cc), e }
   }
 
   const encode = (w: Writer, s: AwMap<S>): void => {
     encodeCc(w, s.cc)
-    w.uint(s.e.length >> 1)
-    for (let i = 0; i < s.e.length; i += 2) {
-      const x = s.e[i + 1] as AwMapEntry<S>
+    w.uint(s.e.length / 3)
+    for (let i = 0; i < s.e.length; i += 3) {
       w.string(s.e[i] as string)
-      encodeDots(w, x.d)
-      vt.encodeState(w, x.v)
+      encodeDots(w, s.e[i + 1] as Dots)
+      vt.encodeState(w, s.e[i + 2] as S)
     }
   }
 
   const decode = (r: Reader): AwMap<S> => {
     const cc = decodeCc(r)
     const n = r.count()
-    const e: Flat<AwMapEntry<S>> = []
+    const e: AwMap<S>['e'] = []
     let prev: string | undefined
     for (let i = 0; i < n; i++) {
       const key = r.string()
@@ -130,16 +133,16 @@ export function awMapType<S, D, V> (kind: string, valueType: CrdtType<S, D, V>):
       const d = decodeDots(r, cc)
       const v = vt.decodeState(r)
       if (!keep(d, v)) throw new CrdtError('decode_invalid', 'removed key with an empty value')
-      e.push(key, { d, v })
+      e.push(key, d, v)
       prev = key
     }
-    return { cc, e }
+    return { cc, e: exact(e) }
   }
 
   return {
     kind,
     valueType,
-    empty: () => ({ cc: ccEmpty(), e: [] }),
+    empty: () => ({ cc: ccEmpty(), e: none() }),
     clone,
     merge: join,
     apply: join,
@@ -147,37 +150,38 @@ export function awMapType<S, D, V> (kind: string, valueType: CrdtType<S, D, V>):
     put (s, replica, key, valueDelta) {
       if (typeof key !== 'string') throw new CrdtError('invalid_delta', 'map keys are strings')
       const dot: Dots = [replica, ccMax(s.cc, replica) + 1]
-      const old = entry(s, key)
-      const cc = ccFromDots(old?.d ?? [])
+      const cc = ccFromDots(dotsOf(s, key))
       ccJoin(cc, ccFromDots(dot))
-      return { cc, e: [key, { d: dot, v: vt.deltaState(valueDelta) }] }
+      return { cc, e: [key, dot, vt.deltaState(valueDelta)] }
     },
-    remove: (s, key) => ({ cc: ccFromDots(entry(s, key)?.d ?? []), e: [] }),
+    remove: (s, key) => ({ cc: ccFromDots(dotsOf(s, key)), e: none() }),
     get (s, key) {
-      const x = entry(s, key)
-      return x !== undefined && x.d.length > 0 ? x.v : undefined
+      const i = find(s.e, key)
+      return i >= 0 && (s.e[i + 1] as Dots).length > 0 ? (s.e[i + 2] as S) : undefined
     },
-    valueState: (s, key) => entry(s, key)?.v ?? vt.empty(),
-    has: (s, key) => (entry(s, key)?.d.length ?? 0) > 0,
+    valueState (s, key) {
+      const i = find(s.e, key)
+      return i >= 0 ? (s.e[i + 2] as S) : vt.empty()
+    },
+    has: (s, key) => dotsOf(s, key).length > 0,
     keys (s) {
       const out: string[] = []
-      for (let i = 0; i < s.e.length; i += 2) if ((s.e[i + 1] as AwMapEntry<S>).d.length > 0) out.push(s.e[i] as string)
+      for (let i = 0; i < s.e.length; i += 3) if ((s.e[i + 1] as Dots).length > 0) out.push(s.e[i] as string)
       return out
     },
     value (s) {
       const out: Record<string, V> = {}
-      for (let i = 0; i < s.e.length; i += 2) {
-        const x = s.e[i + 1] as AwMapEntry<S>
-        if (x.d.length > 0) setMember(out, s.e[i] as string, vt.value(x.v))
+      for (let i = 0; i < s.e.length; i += 3) {
+        if ((s.e[i + 1] as Dots).length > 0) setMember(out, s.e[i] as string, vt.value(s.e[i + 2] as S))
       }
       return out
     },
     equals (a, b) {
       if (a.e.length !== b.e.length || !ccEquals(a.cc, b.cc)) return false
-      for (let i = 0; i < a.e.length; i += 2) {
-        const x = a.e[i + 1] as AwMapEntry<S>
-        const y = b.e[i + 1] as AwMapEntry<S>
-        if (a.e[i] !== b.e[i] || x.d.length !== y.d.length || x.d.some((v, k) => v !== y.d[k]) || !vt.equals(x.v, y.v)) return false
+      for (let i = 0; i < a.e.length; i += 3) {
+        const x = a.e[i + 1] as Dots
+        const y = b.e[i + 1] as Dots
+        if (a.e[i] !== b.e[i] || x.length !== y.length || x.some((v, k) => v !== y[k]) || !vt.equals(a.e[i + 2] as S, b.e[i + 2] as S)) return false
       }
       return true
     },
@@ -187,9 +191,9 @@ export function awMapType<S, D, V> (kind: string, valueType: CrdtType<S, D, V>):
     decodeDelta: decode,
     inspect (s) {
       const entries: Record<string, unknown> = {}
-      for (let i = 0; i < s.e.length; i += 2) {
-        const x = s.e[i + 1] as AwMapEntry<S>
-        setMember(entries, s.e[i] as string, { present: x.d.length > 0, dots: dotsToJSON(x.d), value: vt.inspect(x.v) })
+      for (let i = 0; i < s.e.length; i += 3) {
+        const d = s.e[i + 1] as Dots
+        setMember(entries, s.e[i] as string, { present: d.length > 0, dots: dotsToJSON(d), value: vt.inspect(s.e[i + 2] as S) })
       }
       return { cc: ccToJSON(s.cc), entries }
     },

@@ -12,7 +12,7 @@
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
 import { type CausalContext, ccClone, ccEmpty, ccEquals, ccFromDots, ccJoin, ccMax, ccToJSON, decodeCc, decodeDots, type Dots, dotsToJSON, encodeCc, encodeDots, joinDots } from './dots.ts'
-import { type Flat, flatFind, flatToObject } from './flat.ts'
+import { exact, type Flat, flatFind, flatToObject, none } from './flat.ts'
 import type { CrdtType, ReplicaId } from './types.ts'
 
 export interface AwSet {
@@ -37,7 +37,7 @@ export function awsetAdd (s: AwSet, replica: ReplicaId, el: string): AwSet {
 
 /** Delta removing `el` (the adds observed here); a no-op delta if absent. */
 export function awsetRemove (s: AwSet, el: string): AwSet {
-  return { cc: ccFromDots(dotsOf(s, el)), e: [] }
+  return { cc: ccFromDots(dotsOf(s, el)), e: none() }
 }
 
 export function awsetHas (s: AwSet, el: string): boolean {
@@ -76,14 +76,13 @@ function join (a: AwSet, b: AwSet): AwSet {
     }
     if (dots.length > 0) out.push(key, dots)
   }
-  a.e = out
+  a.e = exact(out) // push over-allocates
   ccJoin(a.cc, b.cc)
   return a
 }
 
 function clone (s: AwSet): AwSet {
-  const e: Flat<Dots> = []
-  for (let i = 0; i < s.e.length; i += 2) e.push(s.e[i] as string, (s.e[i + 1] as Dots).slice())
+  const e = s.e.length === 0 ? none<string | Dots>() : s.e.map((x, i) => (i % 2 === 0 ? x : (x as Dots).slice()))
   return { cc: ccClone(s.cc), e }
 }
 
@@ -109,13 +108,13 @@ function decode (r: Reader): AwSet {
     e.push(el, dots)
     prev = el
   }
-  return { cc, e }
+  return { cc, e: exact(e) }
 }
 
 /** The add-wins set type (kind `awset.v1`); value = elements in ascending order. */
 export const awsetType: CrdtType<AwSet, AwSet, string[]> = {
   kind: 'awset.v1',
-  empty: () => ({ cc: ccEmpty(), e: [] }),
+  empty: () => ({ cc: ccEmpty(), e: none() }),
   clone,
   merge: join,
   apply: join,

@@ -15,7 +15,7 @@
  */
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
-import { decodeFlatNum, encodeFlatNum, type Flat, flatEquals, flatFind, flatGet, flatMax, flatSet, flatSum, flatToObject } from './flat.ts'
+import { decodeFlatNum, encodeFlatNum, type Flat, flatEquals, flatFind, flatGet, flatMax, flatSet, flatSum, flatToObject, exact, none } from './flat.ts'
 import { checkAmount } from './gcounter.ts'
 import type { CrdtType, ReplicaId } from './types.ts'
 
@@ -29,24 +29,28 @@ export interface Bounded {
 }
 
 function empty (): Bounded {
-  return { p: [], d: [], t: [] }
+  return { p: none(), d: none(), t: none() }
 }
 
 function clone (s: Bounded): Bounded {
-  const t: Flat<Flat<number>> = []
-  for (let i = 0; i < s.t.length; i += 2) t.push(s.t[i] as string, (s.t[i + 1] as Flat<number>).slice())
-  return { p: s.p.slice(), d: s.d.slice(), t }
+  const t = s.t.length === 0 ? none<string | Flat<number>>() : s.t.map((x, i) => (i % 2 === 0 ? x : (x as Flat<number>).slice()))
+  return { p: exact(s.p), d: exact(s.d), t }
 }
 
 function merge (a: Bounded, b: Bounded): Bounded {
-  for (let i = 0; i < b.p.length; i += 2) flatMax(a.p, b.p[i] as string, b.p[i + 1] as number)
-  for (let i = 0; i < b.d.length; i += 2) flatMax(a.d, b.d[i] as string, b.d[i + 1] as number)
+  for (let i = 0; i < b.p.length; i += 2) a.p = flatMax(a.p, b.p[i] as string, b.p[i + 1] as number)
+  for (let i = 0; i < b.d.length; i += 2) a.d = flatMax(a.d, b.d[i] as string, b.d[i + 1] as number)
   for (let i = 0; i < b.t.length; i += 2) {
     const from = b.t[i] as string
     const row = b.t[i + 1] as Flat<number>
     const mine = flatGet(a.t, from)
-    if (mine === undefined) flatSet(a.t, from, row.slice())
-    else for (let j = 0; j < row.length; j += 2) flatMax(mine, row[j] as string, row[j + 1] as number)
+    if (mine === undefined) {
+      a.t = flatSet(a.t, from, row.slice())
+    } else {
+      let next = mine
+      for (let j = 0; j < row.length; j += 2) next = flatMax(next, row[j] as string, row[j + 1] as number)
+      if (next !== mine) a.t = flatSet(a.t, from, next)
+    }
   }
   return a
 }
@@ -78,7 +82,7 @@ function total (n: number): number {
 /** Delta adding `n` rights (and value) at replica `i`. Never fails for a valid amount. */
 export function boundedIncrement (s: Bounded, i: ReplicaId, n: number): Bounded {
   checkAmount(n)
-  return { p: [i, total((flatGet(s.p, i) ?? 0) + n)], d: [], t: [] }
+  return { p: [i, total((flatGet(s.p, i) ?? 0) + n)], d: none(), t: none() }
 }
 
 function spend (s: Bounded, i: ReplicaId, n: number): void {
@@ -91,7 +95,7 @@ function spend (s: Bounded, i: ReplicaId, n: number): void {
 export function boundedDecrement (s: Bounded, i: ReplicaId, n: number): Bounded {
   spend(s, i, n)
   const out = clone(s)
-  flatSet(out.d, i, total((flatGet(s.d, i) ?? 0) + n))
+  out.d = flatSet(out.d, i, total((flatGet(s.d, i) ?? 0) + n))
   return out
 }
 
@@ -100,9 +104,8 @@ export function boundedTransfer (s: Bounded, from: ReplicaId, to: ReplicaId, n: 
   if (from === to) throw new CrdtError('invalid_delta', 'transfer to self')
   spend(s, from, n)
   const out = clone(s)
-  let row = flatGet(out.t, from)
-  if (row === undefined) flatSet(out.t, from, (row = []))
-  flatSet(row, to, total((flatGet(row, to) ?? 0) + n))
+  const row = flatGet(out.t, from) ?? []
+  out.t = flatSet(out.t, from, flatSet(row, to, total((flatGet(row, to) ?? 0) + n)))
   return out
 }
 
@@ -130,7 +133,7 @@ function decode (r: Reader): Bounded {
     t.push(from, row)
     prev = from
   }
-  const s = { p, d, t }
+  const s = { p, d, t: exact(t) }
   for (const i of replicas(s)) {
     if (boundedRights(s, i) < 0) throw new CrdtError('decode_invalid', `replica ${i} would hold negative rights`)
   }

@@ -7,7 +7,7 @@
  */
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
-import { decodeFlatNum, encodeFlatNum, type Flat, flatEquals, flatFind, flatGet, flatMax, flatSet, flatToObject } from './flat.ts'
+import { decodeFlatNum, encodeFlatNum, type Flat, flatEquals, flatFind, flatGet, flatMax, flatSet, flatToObject, insertOne, removePair, exact, none } from './flat.ts'
 import type { ReplicaId } from './types.ts'
 
 /** Dots as `[r0, c0, r1, c1, …]` sorted by (replica, counter), no duplicates. */
@@ -21,13 +21,12 @@ export interface CausalContext {
 }
 
 export function ccEmpty (): CausalContext {
-  return { vv: [], cloud: [] }
+  return { vv: none(), cloud: none() }
 }
 
 export function ccClone (cc: CausalContext): CausalContext {
-  const cloud: Flat<number[]> = []
-  for (let i = 0; i < cc.cloud.length; i += 2) cloud.push(cc.cloud[i] as string, (cc.cloud[i + 1] as number[]).slice())
-  return { vv: cc.vv.slice(), cloud }
+  const cloud = cc.cloud.length === 0 ? none<string | number[]>() : cc.cloud.map((x, i) => (i % 2 === 0 ? x : (x as number[]).slice()))
+  return { vv: exact(cc.vv), cloud }
 }
 
 /** Has the context seen dot (r, c)? */
@@ -54,16 +53,14 @@ function compact (cc: CausalContext, r: ReplicaId): void {
     if (row[k] === v + 1) v++
     k++
   }
-  if (k > 0) {
-    row.splice(0, k)
-    flatMax(cc.vv, r, v)
-  }
-  if (row.length === 0) cc.cloud.splice(ri, 2)
+  if (k === 0) return
+  cc.vv = flatMax(cc.vv, r, v)
+  if (k === row.length) cc.cloud = removePair(cc.cloud, ri)
+  else cc.cloud[ri + 1] = row.slice(k)
 }
 
 function addToRow (cc: CausalContext, r: ReplicaId, c: number): void {
-  let row = flatGet(cc.cloud, r)
-  if (row === undefined) flatSet(cc.cloud, r, (row = []))
+  const row = flatGet(cc.cloud, r) ?? []
   let lo = 0
   let hi = row.length
   while (lo < hi) {
@@ -71,7 +68,7 @@ function addToRow (cc: CausalContext, r: ReplicaId, c: number): void {
     if (row[mid]! < c) lo = mid + 1
     else hi = mid
   }
-  if (row[lo] !== c) row.splice(lo, 0, c)
+  if (row[lo] !== c) cc.cloud = flatSet(cc.cloud, r, insertOne(row, lo, c))
 }
 
 /** Add one dot. */
@@ -83,7 +80,7 @@ export function ccAdd (cc: CausalContext, r: ReplicaId, c: number): void {
 
 /** Join `b` into `a`. */
 export function ccJoin (a: CausalContext, b: CausalContext): CausalContext {
-  for (let i = 0; i < b.vv.length; i += 2) flatMax(a.vv, b.vv[i] as string, b.vv[i + 1] as number)
+  for (let i = 0; i < b.vv.length; i += 2) a.vv = flatMax(a.vv, b.vv[i] as string, b.vv[i + 1] as number)
   for (let i = 0; i < b.cloud.length; i += 2) {
     const r = b.cloud[i] as string
     const v = flatGet(a.vv, r) ?? 0
@@ -141,10 +138,10 @@ export function decodeCc (r: Reader): CausalContext {
       row.push(next)
       c = next
     }
-    cloud.push(rep, row)
+    cloud.push(rep, row.slice())
     prevR = rep
   }
-  return { vv, cloud }
+  return { vv, cloud: exact(cloud) }
 }
 
 export function ccToJSON (cc: CausalContext): unknown {
@@ -177,7 +174,9 @@ export function joinDots (da: Dots, ca: CausalContext, db: Dots, cb: CausalConte
       j += 2
     }
   }
-  return out
+  // Usually nothing changed: keep the old array instead of a copy.
+  if (out.length === da.length && out.every((x, k) => x === da[k])) return da
+  return exact(out)
 }
 
 export function encodeDots (w: Writer, dots: Dots): void {
@@ -196,7 +195,7 @@ export function decodeDots (r: Reader, cc: CausalContext): Dots {
     if (i > 0 && cmpDot(out[out.length - 2] as string, out[out.length - 1] as number, rep, c) >= 0) throw new CrdtError('decode_invalid', 'dots not strictly ascending')
     out.push(rep, c)
   }
-  return out
+  return exact(out)
 }
 
 export function dotsToJSON (dots: Dots): string[] {

@@ -2,7 +2,9 @@
  * Sorted flat maps: `[key0, value0, key1, value1, …]` with keys strictly ascending (JS
  * string order). A `Map` costs ~190 bytes of heap even when empty; a flat array with one
  * entry costs ~70, which is what lets an account's counters fit the ≤ 1 KB budget. Lookups
- * are a binary search over the even slots; inserts splice (entries are few: replica ids,
+ * are a binary search over the even slots. Inserting builds a new exact-size array and
+ * returns it (growing an array in place makes V8 over-allocate ~17 slots, tripling its
+ * size), so every mutator returns the array to keep using. Entries are few (replica ids,
  * grant keys). Sorted order also makes encodings canonical without sorting.
  */
 import type { Reader, Writer } from './codec.ts'
@@ -10,6 +12,22 @@ import { CrdtError } from './errors.ts'
 
 /** A sorted flat map from string keys to `V`. Treat as opaque outside crdt/. */
 export type Flat<V> = Array<string | V>
+
+const EMPTY: readonly never[] = Object.freeze([])
+
+/**
+ * The shared, frozen empty array. Empty states use it instead of a fresh `[]` (16 bytes
+ * each, and most states have several empty parts); it is never written to, because every
+ * mutator inserts by building a new array. Frozen, so a stray in-place write throws.
+ */
+export function none<T> (): T[] {
+  return EMPTY as unknown as T[]
+}
+
+/** An exact-size copy (or the shared empty array): for storing arrays built with push. */
+export function exact<T> (a: readonly T[]): T[] {
+  return a.length === 0 ? none() : a.slice()
+}
 
 /**
  * Slot index (even) of `key`, or `~insertAt` (negative) when absent, like a binary search
@@ -34,21 +52,57 @@ export function flatGet<V> (a: Flat<V>, key: string): V | undefined {
   return i >= 0 ? (a[i + 1] as V) : undefined
 }
 
-/** Set `key` to `value` (insert or overwrite). */
-export function flatSet<V> (a: Flat<V>, key: string, value: V): void {
-  const i = flatFind(a, key)
-  if (i >= 0) a[i + 1] = value
-  else a.splice(~i, 0, key, value)
+/** A copy of `a` with `x`, `y` inserted at index `at`, allocated at its exact size. */
+export function insertPair<T> (a: readonly T[], at: number, x: T, y: T): T[] {
+  const n = a.length
+  const out = new Array<T>(n + 2)
+  for (let j = 0; j < at; j++) out[j] = a[j]!
+  out[at] = x
+  out[at + 1] = y
+  for (let j = at; j < n; j++) out[j + 2] = a[j]!
+  return out
 }
 
-/** Number map: raise `key` to `value` if that is larger (the G-counter join of one entry). */
-export function flatMax (a: Flat<number>, key: string, value: number): void {
+/** A copy of `a` with `x` inserted at index `at`, allocated at its exact size. */
+export function insertOne<T> (a: readonly T[], at: number, x: T): T[] {
+  const n = a.length
+  const out = new Array<T>(n + 1)
+  for (let j = 0; j < at; j++) out[j] = a[j]!
+  out[at] = x
+  for (let j = at; j < n; j++) out[j + 1] = a[j]!
+  return out
+}
+
+/** Set `key` to `value`: overwrites in place, or returns a new array with the entry inserted. */
+export function flatSet<V> (a: Flat<V>, key: string, value: V): Flat<V> {
+  const i = flatFind(a, key)
+  if (i >= 0) {
+    a[i + 1] = value
+    return a
+  }
+  return insertPair(a, ~i, key, value)
+}
+
+/**
+ * Number map: raise `key` to `value` if that is larger (the G-counter join of one entry).
+ * Returns the array to keep using (a new one when the key was inserted).
+ */
+export function flatMax (a: Flat<number>, key: string, value: number): Flat<number> {
   const i = flatFind(a, key)
   if (i >= 0) {
     if (value > (a[i + 1] as number)) a[i + 1] = value
-  } else if (value > 0) {
-    a.splice(~i, 0, key, value)
+    return a
   }
+  return value > 0 ? insertPair(a, ~i, key, value) : a
+}
+
+/** Remove the entry at slot `i` (even), returning a new exact-size array. */
+export function removePair<T> (a: readonly T[], i: number): T[] {
+  if (a.length === 2) return none()
+  const out = new Array<T>(a.length - 2)
+  for (let j = 0; j < i; j++) out[j] = a[j]!
+  for (let j = i + 2; j < a.length; j++) out[j - 2] = a[j]!
+  return out
 }
 
 /** Sum of the values of a number map. */
@@ -96,5 +150,5 @@ export function decodeFlatNum (r: Reader): Flat<number> {
     out.push(k, v)
     prev = k
   }
-  return out
+  return exact(out)
 }

@@ -6,10 +6,13 @@
  */
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
-import { decodeFlatNum, encodeFlatNum, type Flat, flatEquals, flatGet, flatMax, flatSum, flatToObject } from './flat.ts'
+import { decodeFlatNum, encodeFlatNum, exact, type Flat, flatEquals, flatGet, flatMax, flatSum, flatToObject, none } from './flat.ts'
 import type { CrdtType } from './types.ts'
 
-/** `[key0, total0, key1, total1, …]`, keys ascending, totals > 0. Opaque outside crdt/. */
+/**
+ * `[key0, total0, key1, total1, …]`, keys ascending, totals > 0. Opaque outside crdt/.
+ * `apply`/`merge` return a new array when they add a key: always use their result.
+ */
 export type GCounter = Flat<number>
 
 /** One entry's new total. */
@@ -47,23 +50,20 @@ export function gcounterEntries (s: GCounter): Array<[string, number]> {
   return out
 }
 
-/** Join `b` into `a` entry-wise by max. */
+/** Join `b` into `a` entry-wise by max; returns the result (a new array if keys were added). */
 export function gcounterJoin (a: GCounter, b: GCounter): GCounter {
-  for (let i = 0; i < b.length; i += 2) flatMax(a, b[i] as string, b[i + 1] as number)
+  for (let i = 0; i < b.length; i += 2) a = flatMax(a, b[i] as string, b[i + 1] as number)
   return a
 }
 
 /** The G-counter type (kind `gcounter.v1`). */
 export const gcounterType: CrdtType<GCounter, GCounterDelta, number> = {
   kind: 'gcounter.v1',
-  empty: () => [],
-  clone: (s) => s.slice(),
+  empty: none,
+  clone: exact,
   merge: gcounterJoin,
-  apply (s, d) {
-    flatMax(s, d.key, d.value)
-    return s
-  },
-  deltaState: (d) => (d.value > 0 ? [d.key, d.value] : []),
+  apply: (s, d) => flatMax(s, d.key, d.value),
+  deltaState: (d) => (d.value > 0 ? [d.key, d.value] : none()),
   value: flatSum,
   equals: flatEquals,
   encodeState: encodeFlatNum,

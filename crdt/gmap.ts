@@ -6,7 +6,7 @@
  */
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
-import { type Flat, flatFind, flatToObject } from './flat.ts'
+import { exact, type Flat, flatFind, flatToObject, insertPair, none } from './flat.ts'
 import type { CrdtType } from './types.ts'
 import { checkValue, compareValues, decodeValue, encodeValue, type Value, valueEquals, valueToJSON } from './value-codec.ts'
 
@@ -36,7 +36,7 @@ function join (a: GMap, b: GMap): GMap {
     const id = b[j] as string
     const v = b[j + 1] as Value
     const i = flatFind(a, id)
-    if (i < 0) a.splice(~i, 0, id, v)
+    if (i < 0) a = insertPair(a, ~i, id, v)
     else if (a[i + 1] !== v && compareValues(v, a[i + 1] as Value) < 0) a[i + 1] = v
   }
   return a
@@ -60,17 +60,17 @@ function decode (r: Reader): GMap {
     out.push(id, decodeValue(r))
     prev = id
   }
-  return out
+  return exact(out)
 }
 
 /** The grow-only map type (kind `gmap.v1`); value = `[id, value]` pairs in id order. */
 export const gmapType: CrdtType<GMap, GMap, Array<[string, Value]>> = {
   kind: 'gmap.v1',
-  empty: () => [],
-  clone: (s) => s.slice(),
+  empty: none,
+  clone: exact,
   merge: join,
   apply: join,
-  deltaState: (d) => d.slice(),
+  deltaState: exact,
   value (s) {
     const out: Array<[string, Value]> = []
     for (let i = 0; i < s.length; i += 2) out.push([s[i] as string, s[i + 1] as Value])

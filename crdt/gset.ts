@@ -4,6 +4,7 @@
  */
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
+import { exact, insertOne, none } from './flat.ts'
 import type { CrdtType } from './types.ts'
 
 /** Sorted, duplicate-free. Opaque outside crdt/. */
@@ -35,7 +36,7 @@ export function gsetHas (s: GSet, e: string): boolean {
 function union (a: GSet, b: GSet): GSet {
   for (const e of b) {
     const i = indexOf(a, e)
-    if (i < 0) a.splice(~i, 0, e)
+    if (i < 0) a = insertOne(a, ~i, e)
   }
   return a
 }
@@ -53,17 +54,17 @@ function decode (r: Reader): GSet {
     if (i > 0 && e <= out[i - 1]!) throw new CrdtError('decode_invalid', 'set elements not strictly ascending')
     out.push(e)
   }
-  return out
+  return exact(out)
 }
 
 /** The grow-only set type (kind `gset.v1`); value = the sorted elements (do not mutate). */
 export const gsetType: CrdtType<GSet, GSet, readonly string[]> = {
   kind: 'gset.v1',
-  empty: () => [],
-  clone: (s) => s.slice(),
+  empty: none,
+  clone: exact,
   merge: union,
   apply: union,
-  deltaState: (d) => d.slice(),
+  deltaState: exact,
   value: (s) => s,
   equals: (a, b) => a.length === b.length && a.every((e, i) => e === b[i]),
   encodeState: encode,

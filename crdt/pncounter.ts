@@ -9,7 +9,7 @@
  */
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
-import { decodeFlatNum, encodeFlatNum, flatEquals, flatGet, flatMax, flatSum, flatToObject } from './flat.ts'
+import { decodeFlatNum, encodeFlatNum, exact, flatEquals, flatGet, flatMax, flatSum, flatToObject, none } from './flat.ts'
 import { checkAmount, type GCounter, gcounterJoin } from './gcounter.ts'
 import type { CrdtType } from './types.ts'
 
@@ -70,20 +70,21 @@ export function pnTotals (s: PnCounter): { p: number; n: number } {
 /** The PN-counter type (kind `pncounter.v1`). */
 export const pncounterType: CrdtType<PnCounter, PnDelta, number> = {
   kind: 'pncounter.v1',
-  empty: () => ({ p: [], n: [] }),
-  clone: (s) => ({ p: s.p.slice(), n: s.n.slice() }),
+  empty: () => ({ p: none(), n: none() }),
+  clone: (s) => ({ p: exact(s.p), n: exact(s.n) }),
   merge (a, b) {
-    gcounterJoin(a.p, b.p)
-    gcounterJoin(a.n, b.n)
+    a.p = gcounterJoin(a.p, b.p)
+    a.n = gcounterJoin(a.n, b.n)
     return a
   },
   apply (s, d) {
-    flatMax(d.side === 'p' ? s.p : s.n, d.key, d.value)
+    if (d.side === 'p') s.p = flatMax(s.p, d.key, d.value)
+    else s.n = flatMax(s.n, d.key, d.value)
     return s
   },
   deltaState (d) {
-    const e = d.value > 0 ? [d.key, d.value] : []
-    return d.side === 'p' ? { p: e, n: [] } : { p: [], n: e }
+    const e = d.value > 0 ? [d.key, d.value] : none<string | number>()
+    return d.side === 'p' ? { p: e, n: none() } : { p: none(), n: e }
   },
   value: (s) => flatSum(s.p) - flatSum(s.n),
   equals: (a, b) => flatEquals(a.p, b.p) && flatEquals(a.n, b.n),

@@ -94,7 +94,7 @@ function dec (r: Reader, depth: number): Value {
       const n = r.count(MAX_COUNT)
       const out: Value[] = []
       for (let i = 0; i < n; i++) out.push(dec(r, depth + 1))
-      return out
+      return out.slice() // exact size
     }
     case Tag.Obj: {
       const n = r.count(MAX_COUNT)

@@ -29,7 +29,7 @@ const recStateArb = fc.array(fc.tuple(fc.nat(2), fc.nat(3), valueArb, hlcArb, fc
   }
   return s
 })
-checkLaws(apiKey, recStateArb, fc.tuple(recStateArb, valueArb, hlcArb).map(([s, v, t]): KeyDelta => ({ name: lwwSet(v, t, 'ra'), uses: gcounterIncrement(s.uses, 'rb', 1) })))
+checkLaws(apiKey, recStateArb, fc.tuple(recStateArb, valueArb, hlcArb).map(([s, v, t]): KeyDelta => ({ name: lwwSet(v, t, 'ra'), uses: gcounterIncrement(s.uses, 'rb', 1) })), { lengthPrefixed: false })
 
 type Step = { op: 'put'; at: number; id: string; seed: number } | { op: 'rm'; at: number; id: string } | { op: 'deliver'; at: number; pick: number } | { op: 'merge'; at: number; from: number }
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
