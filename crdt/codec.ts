@@ -15,12 +15,12 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true })
 
 export class Writer {
   private buf: Uint8Array
-  private view: DataView
+  // Created on first f64 write (most encodings have none).
+  private view: DataView | undefined
   pos = 0
 
   constructor (initial = 64) {
     this.buf = new Uint8Array(initial)
-    this.view = new DataView(this.buf.buffer)
   }
 
   private ensure (n: number): void {
@@ -30,7 +30,7 @@ export class Writer {
     const next = new Uint8Array(size)
     next.set(this.buf.subarray(0, this.pos))
     this.buf = next
-    this.view = new DataView(next.buffer)
+    this.view = undefined
   }
 
   /** Unsigned integer up to 2^53 - 1. */
@@ -53,6 +53,7 @@ export class Writer {
 
   f64 (n: number): this {
     this.ensure(8)
+    this.view ??= new DataView(this.buf.buffer)
     this.view.setFloat64(this.pos, n, true)
     this.pos += 8
     return this
@@ -105,11 +106,10 @@ export class Writer {
 
 export class Reader {
   pos = 0
-  private readonly view: DataView
+  // Created on first f64 read: most decodes never need it, and it costs an allocation.
+  private view: DataView | undefined
 
-  constructor (private readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-  }
+  constructor (private readonly buf: Uint8Array) {}
 
   get remaining (): number {
     return this.buf.length - this.pos
@@ -146,6 +146,7 @@ export class Reader {
 
   f64 (): number {
     this.need(8)
+    this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
     const n = this.view.getFloat64(this.pos, true)
     this.pos += 8
     return n
@@ -191,6 +192,23 @@ export class Reader {
   string (): string {
     const n = this.length()
     this.need(n)
+    // Short ASCII (ids, keys) is most strings: build it directly, TextDecoder's call
+    // overhead dominates at this size. Anything else goes through the validating decoder.
+    if (n <= 32) {
+      const buf = this.buf
+      const start = this.pos
+      let ascii = ''
+      let i = 0
+      for (; i < n; i++) {
+        const b = buf[start + i]!
+        if (b >= 0x80) break
+        ascii += String.fromCharCode(b)
+      }
+      if (i === n) {
+        this.pos += n
+        return ascii
+      }
+    }
     let s: string
     try {
       s = textDecoder.decode(this.buf.subarray(this.pos, this.pos + n))

@@ -132,3 +132,10 @@ test('codec: writer refuses non-integers, reader refuses overlong varints', () =
   assert.equal(decodeWith(encodeWith((w) => w.int(-123456789)), (r) => r.int()), -123456789)
   void encodeValue
 })
+
+test('codec: strings round-trip (ASCII fast path, multi-byte and long ones alike)', () => {
+  fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ minLength: 30, maxLength: 80 })), (s) => {
+    assert.equal(decodeWith(encodeWith((w) => w.string(s)), (r) => r.string()), s)
+  }), { numRuns: 300 })
+  assertDecodeError(() => decodeWith(Uint8Array.of(3, 0x61, 0xc3, 0x28), (r) => r.string()), new Set(['decode_invalid']))
+})
