@@ -203,13 +203,12 @@ export class Replicator {
   startReader (): void {
     if (this.queue === undefined || this.sync === undefined) throw new FormStateError('not_ready', 'replicator not started')
     this.queue.startReader()
-    this.sync.setPulling(true)
+    this.sync.resumePulling()
   }
 
   /** Stop handing anything to the store (gossip is still relayed; serving sync goes on). */
   async stopReader (): Promise<void> {
-    this.sync?.setPulling(false)
-    await this.queue?.stopReader()
+    await Promise.all([this.sync?.pausePulling(), this.queue?.stopReader()])
   }
 
   /** Run one anti-entropy round with every connected peer now. */

@@ -94,6 +94,7 @@ export class SyncService {
   private running = false
   private pulling = false
   private abort = new AbortController()
+  private pullAbort = new AbortController()
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => { void this.round(evt.detail) }
 
   constructor (private readonly o: SyncOptions) {}
@@ -117,10 +118,22 @@ export class SyncService {
     await this.o.node.unhandle(SYNC_PROTOCOL).catch(() => {})
   }
 
-  /** Start or pause pulling (tracks the reader). Starting runs a round with every peer. */
-  setPulling (on: boolean): void {
-    this.pulling = on
-    if (on) void this.syncAll()
+  /** Resume pulling (tracks the reader) and run a round with every peer at once. */
+  resumePulling (): void {
+    if (this.pulling) return
+    this.pulling = true
+    this.pullAbort = new AbortController()
+    void this.syncAll()
+  }
+
+  /**
+   * Pause pulling: rounds in flight are aborted and awaited, so once this resolves
+   * nothing more reaches the store through sync.
+   */
+  async pausePulling (): Promise<void> {
+    this.pulling = false
+    this.pullAbort.abort(new Error('pulling paused'))
+    await Promise.allSettled(this.inflight.values())
   }
 
   private schedule (): void {
@@ -184,7 +197,9 @@ export class SyncService {
   private async pull (peer: PeerId): Promise<RoundResult> {
     const id = peer.toString()
     const t0 = performance.now()
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.roundTimeoutMs ?? 30_000)])
+    const signal = AbortSignal.any([this.abort.signal, this.pullAbort.signal, AbortSignal.timeout(this.o.roundTimeoutMs ?? 30_000)])
+    // Checked before every write to the store: a paused reader must receive nothing.
+    const live = (): void => { if (!this.pulling || signal.aborted) throw new FormStateError('not_ready', 'pulling paused') }
     const stream = await this.o.node.dialProtocol(peer, SYNC_PROTOCOL, { signal })
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME })
     const read = async (): Promise<Frame> => decodeFrame((await lp.read({ signal })).subarray())
@@ -205,12 +220,14 @@ export class SyncService {
           if (snapBytes > (this.o.maxSnapshotBytes ?? 2 ** 30)) throw new FormStateError('decode_oversized', 'snapshot too large')
           chunks.push(f.bytes)
         } else if (f.type === 'snap_end') {
+          live()
           await this.o.store.importSnapshot(Buffer.concat(chunks))
           chunks.length = 0
           res.snapshot = true
           this.stats.snapshotsImported++
         } else if (f.type === 'ops') {
           const ops = this.o.codec.decode(f.bytes)
+          live()
           const r = await this.o.store.applyRemote(ops)
           res.applied += r.applied
           res.duplicates += r.duplicates
