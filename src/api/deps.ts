@@ -15,4 +15,6 @@ export interface ApiDeps {
   /** `devnet` keys are `fs_test_…`, node keys `fs_live_…`. */
   readonly mode: 'devnet' | 'node'
   readonly stripeWebhookSecret?: string
+  /** Active API keys of an account (supplied by the keys feature; 0 without it). */
+  readonly activeKeyCount?: (accountId: string) => number
 }

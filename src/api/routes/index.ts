@@ -4,8 +4,14 @@
  */
 import type { RouteRegistrar } from '../app.ts'
 import type { ApiDeps } from '../deps.ts'
+import { registerAccountRoutes } from './accounts.ts'
+import { registerBillingRoutes } from './billing.ts'
+import { registerUsageRoutes } from './usage.ts'
 
 export function apiRoutes (deps: ApiDeps): RouteRegistrar[] {
-  void deps
-  return []
+  return [
+    (t) => registerAccountRoutes(t, deps),
+    (t) => registerBillingRoutes(t, deps),
+    (t) => registerUsageRoutes(t, deps),
+  ]
 }
