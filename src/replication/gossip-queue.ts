@@ -139,9 +139,19 @@ export class GossipQueue {
 
   get readerRunning (): boolean { return this.reading }
 
-  /** Peers gossipsub knows to be subscribed to our topic (who a publish can reach now). */
+  /** Peers gossipsub knows to be subscribed to our topic. */
   subscribers (): string[] {
     return this.running ? this.opts.pubsub.getSubscribers(this.topic).map((p) => p.toString()) : []
+  }
+
+  /**
+   * Peers in our gossip mesh for the topic. A subscriber that is not (yet) in the mesh
+   * may miss a publish — its stream from us may not be open — so readiness checks use this.
+   */
+  meshPeers (): string[] {
+    // getMeshPeers is on the GossipSub class but not on its exported interface.
+    const ps = this.opts.pubsub as unknown as { getMeshPeers?: (topic: string) => string[] }
+    return this.running ? (ps.getMeshPeers?.(this.topic) ?? []) : []
   }
 
   private enqueue (ops: readonly Op[]): void {

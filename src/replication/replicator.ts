@@ -81,7 +81,7 @@ export interface ReplicationStatus {
   peers: Record<string, { vv: Record<string, number>, lagOps: number, lagMs: number, peerLagOps: number, rounds: number, errors: number, lastRoundMs?: number, lastError?: string }>
   rejected: Record<RejectReason, number>
   /** Gossip counters, plus the peers subscribed to our topic right now. */
-  gossip: GossipQueueStats & { topic?: string, subscribers: string[] }
+  gossip: GossipQueueStats & { topic?: string, subscribers: string[], meshPeers: string[] }
   sync: Omit<SyncStats, 'recentRoundMs'> & { lastRoundMs?: number, maxRoundMs?: number }
   compaction: { runs: number, dropped: number }
 }
@@ -169,6 +169,13 @@ export class Replicator {
       logger,
       intervalMs: this.opts.syncIntervalMs ?? 2000,
       onRound: (r: RoundResult) => this.emit({ type: 'sync_round', peer: r.peer, ms: r.ms, applied: r.applied, snapshot: r.snapshot }),
+    })
+    // Batches published before a peer joined our mesh may have missed it: pull from it
+    // now rather than at the next timer round.
+    host.pubsub.addEventListener('gossipsub:graft', (evt) => {
+      if (evt.detail.topic !== queue.topic) return
+      const peer = host.node.getConnections().find((c) => c.remotePeer.toString() === evt.detail.peerId)?.remotePeer
+      if (peer !== undefined) void sync.round(peer)
     })
     this.host = host
     this.membership = membership
@@ -275,6 +282,7 @@ export class Replicator {
         ...(this.queue?.stats ?? { batchesOut: 0, opsOut: 0, batchesIn: 0, opsIn: 0, droppedWhileStopped: 0, publishErrors: 0, applyErrors: 0 }),
         ...(this.queue !== undefined ? { topic: this.queue.topic } : {}),
         subscribers: this.queue?.subscribers() ?? [],
+        meshPeers: this.queue?.meshPeers() ?? [],
       },
       sync: { ...syncStats, ...(last !== undefined ? { lastRoundMs: last, maxRoundMs: Math.max(...recentRoundMs) } : {}) },
       compaction: { ...this.compaction },
