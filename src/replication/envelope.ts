@@ -20,7 +20,10 @@
  * - `garbled`       the outer framing or the body header does not parse, wrong cluster
  * - `not_member`    the origin is not a member (membership.ts)
  * - `bad_signature` the origin is not an ed25519 peer id or the signature does not verify
- * - `replay`        this exact envelope was accepted before (or is older than the window)
+ * - `replay`        this exact envelope was accepted before (or is older than the window;
+ *                   age is our clock minus the sender's `sentAt`, so a sender whose clock
+ *                   lags by more than the window has its gossip refused — its ops still
+ *                   arrive through anti-entropy, which does not use envelopes)
  * - `decode_error`  the ops do not decode, or do not match the header (origin, shard, seqs)
  */
 import nacl from 'tweetnacl'

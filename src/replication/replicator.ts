@@ -15,7 +15,7 @@
  * their origin and envelopes are verified against the key inside it.
  */
 import '../polyfill.ts'
-import { vvToJSON } from '../../crdt/version-vector.ts'
+import { vvMissing, vvToJSON } from '../../crdt/version-vector.ts'
 import { FormStateError } from '../errors.ts'
 import { nullLogger } from '../log.ts'
 import type { KindRegistry, ReplicaStore } from '../store/types.ts'
@@ -258,9 +258,14 @@ export class Replicator {
     const host = this.host
     const connected = new Set(host?.connectedPeers() ?? [])
     const peers: ReplicationStatus['peers'] = {}
+    const mine = this.deps.store.versionVector()
+    const now = Date.now()
     for (const [id, st] of this.sync?.peers ?? []) {
+      // Lag against our vector now (gossip may have caught us up since the last round),
+      // measured against the peer's vector as last heard.
+      const lagOps = vvMissing(st.vv, mine)
       peers[id] = {
-        vv: vvToJSON(st.vv), lagOps: st.lagOps, lagMs: st.lagMs, peerLagOps: st.peerLagOps, rounds: st.rounds, errors: st.errors,
+        vv: vvToJSON(st.vv), lagOps, lagMs: lagOps === 0 ? 0 : now - st.caughtUpAt, peerLagOps: vvMissing(mine, st.vv), rounds: st.rounds, errors: st.errors,
         ...(st.lastRoundMs !== undefined ? { lastRoundMs: st.lastRoundMs } : {}),
         ...(st.lastError !== undefined ? { lastError: st.lastError } : {}),
       }
