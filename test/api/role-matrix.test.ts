@@ -16,7 +16,7 @@ import { assertProblem } from './problem.ts'
 const WHO = ['admin', 'developer', 'user', 'other_project_admin', 'service', 'no_credentials', 'forged_token', 'unknown_api_key'] as const
 type Who = (typeof WHO)[number]
 /** A status, or a status and the problem code. */
-type Expect = number | [number, string]
+type Expect = number | readonly [number, string]
 
 interface Case {
   method: string
