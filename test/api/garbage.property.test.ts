@@ -132,11 +132,17 @@ function isEmptyJson (raw: string | undefined): boolean {
   } catch { return false }
 }
 
+function hasEmptyKey (raw: string | undefined): boolean {
+  try {
+    const v = JSON.parse(raw ?? '')
+    return v !== null && typeof v === 'object' && !Array.isArray(v) && '' in v
+  } catch { return false }
+}
+
 function garbageFor (route: WriteRoute): fc.Arbitrary<Garbage> {
   const kinds: Array<fc.Arbitrary<Garbage>> = [
     fc.jsonValue({ maxDepth: 4 }).map((v) => ({ kind: 'json of any shape', raw: JSON.stringify(v) })),
-    // Keys are non-empty: an unknown field named '' is refused but cannot be named by a dotted `field` path.
-    fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), wild, { maxKeys: 6 }).map((o) => ({ kind: 'object of random fields', raw: JSON.stringify(o) })),
+    fc.dictionary(fc.string({ maxLength: 12 }), wild, { maxKeys: 6 }).map((o) => ({ kind: 'object of random fields', raw: JSON.stringify(o) })),
     fc.constantFrom('{', '{"a":1,}', "{'a':1}", 'nul', '{"a":1}}', '[1,2', '\u0000', '{"a":01}', '{"__proto__":{"admin":true}}', '"just a string"', '42', 'true')
       .map((raw) => ({ kind: 'malformed json', raw })),
     fc.tuple(fc.constantFrom('[', '{"a":'), fc.integer({ min: 1000, max: 200_000 })).map(([open, n]) => ({
@@ -190,7 +196,8 @@ test(`garbage at every write route: never 5xx, always problem+json with a code, 
     assert.ok(typeof r.body?.code === 'string' && r.body.code in ERROR_STATUS, label)
     assert.equal(r.body.status, r.status, label)
     assert.doesNotMatch(r.text, /\.ts:\d+|\bat [A-Za-z_.]+ \(/, label)
-    if (r.body.code === 'unknown_field' || (r.body.code === 'invalid_field' && garbage.field !== undefined)) {
+    // (A field named '' cannot be named: the framework reports the root as no `field` — see the report.)
+    if ((r.body.code === 'unknown_field' || (r.body.code === 'invalid_field' && garbage.field !== undefined)) && !hasEmptyKey(garbage.raw)) {
       assert.equal(typeof r.body.field, 'string', `a bad field is named: ${label}`)
     }
     assert.equal(d.node.store.digest(), digest, `state changed: ${label}`)
