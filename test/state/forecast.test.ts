@@ -4,6 +4,10 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { daysUntilExhausted, forecast, monthStart, oneMonthBefore, periodAt, projectToPeriodEnd, ratePerMs } from '../../src/state/forecast.ts'
 
+// Replay the property tests with FORMSTATE_SEED=<seed>.
+const SEED = process.env.FORMSTATE_SEED !== undefined && process.env.FORMSTATE_SEED !== '' ? Number(process.env.FORMSTATE_SEED) : Math.floor(Math.random() * 2 ** 31)
+console.log(`forecast properties seed ${SEED} (replay: FORMSTATE_SEED=${SEED})`)
+
 const DAY = 86_400_000
 const HOUR = 3_600_000
 const at = (iso: string): number => Date.parse(iso)
@@ -34,7 +38,7 @@ test('periodAt always contains now', () => {
       const p = periodAt(now, end)
       assert.ok(p.start <= now && now < p.end, JSON.stringify({ now, end, p }))
     },
-  ), { numRuns: 500 })
+  ), { numRuns: 500, seed: SEED })
 })
 
 test('ratePerMs: over the lookback, or the shorter history; 0 when nothing happened', () => {
@@ -87,5 +91,5 @@ test('projection is monotone in the rate and never below usage so far', () => {
       const b = projectToPeriodEnd(used, hi / DAY, now, period)
       assert.ok(used <= a && a <= b)
     },
-  ), { numRuns: 300 })
+  ), { numRuns: 300, seed: SEED })
 })
