@@ -35,14 +35,19 @@ export function retentionMs (res: Resolution): number {
 }
 
 /**
- * Checks a stats range: `from < to`, and `from` no older than the resolution keeps
- * (asking for windows already dropped would silently answer zeros). 400 naming the field.
+ * Checks a stats range: `from < to`, `from` no older than the resolution keeps (asking for
+ * windows already dropped would silently answer zeros), and the range no longer than the
+ * retention. 400 naming the field.
  */
 export function checkStatsRange (res: Resolution, from: number, to: number, now: number): void {
   if (!(from < to)) throw new FormStateError('invalid_field', '`from` must be before `to`', { field: 'from' })
   const oldest = now - retentionMs(res)
   if (from < oldest) {
     throw new FormStateError('invalid_field', `${res} windows are kept for ${RESOLUTIONS[res].retention} ${res}s; \`from\` must be at or after ${new Date(oldest).toISOString()}`, { field: 'from', extra: { oldest } })
+  }
+  // One window of slack: a range may end at the end of the current, partial window.
+  if (to - from > retentionMs(res) + RESOLUTIONS[res].sizeMs) {
+    throw new FormStateError('invalid_field', `a ${res} range spans at most ${RESOLUTIONS[res].retention} ${res}s`, { field: 'to' })
   }
 }
 

@@ -94,6 +94,7 @@ test('/usage/stats validates the range: from < to, within retention, known windo
   assertProblem(await q('to=2025-02-30T00:00:00Z'), 400, 'invalid_field', 'to')
   assertProblem(await q('to=-5'), 400, 'invalid_field', 'to')
   assertProblem(await q(`to=${'9'.repeat(30)}`), 400, 'invalid_field', 'to')
+  assertProblem(await q(`window=minute&from=${T - HOUR}&to=${T + 2 * HOUR}`), 400, 'invalid_field', 'to')
   assertProblem(await q('bucket=1'), 400, 'unknown_field', 'bucket')
   assertProblem(await q('window=hour&window=day'), 400, 'invalid_field', 'window')
   // the edge itself is accepted
