@@ -50,6 +50,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'bootstrap', flag: '--bootstrap', env: 'FORMSTATE_BOOTSTRAP', kind: 'multiaddrs', arg: '<multiaddr,…>', group: 'cluster', help: 'peers to dial at start' },
   { key: 'clusterKey', flag: '--cluster-key', env: 'FORMSTATE_CLUSTER_KEY_FILE', kind: 'path', arg: '<file>', group: 'cluster', help: 'cluster key file (private network + membership)' },
   { key: 'syncIntervalMs', flag: '--sync-interval-ms', env: 'FORMSTATE_SYNC_INTERVAL_MS', kind: 'int', arg: '<ms>', group: 'cluster', help: 'anti-entropy round interval', defaults: { devnet: '2000', node: '2000' } },
+  { key: 'compactIntervalMs', flag: '--compact-interval-ms', env: 'FORMSTATE_COMPACT_INTERVAL_MS', kind: 'int', arg: '<ms>', group: 'cluster', help: 'how often ops seen by every member are compacted into a snapshot', defaults: { devnet: '30000', node: '30000' } },
 ]
 
 const GROUP_TITLES: Record<Setting['group'], string> = {

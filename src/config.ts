@@ -45,6 +45,7 @@ export interface Config {
     readonly bootstrap: readonly string[]
     readonly clusterKeyFile?: string
     readonly syncIntervalMs: number
+    readonly compactIntervalMs: number
   }
 }
 
@@ -225,6 +226,7 @@ export function parseConfig (argv: readonly string[], env: Readonly<Record<strin
       bootstrap: (v.bootstrap as string[] | undefined) ?? [],
       clusterKeyFile: str('clusterKey'),
       syncIntervalMs: v.syncIntervalMs as number,
+      compactIntervalMs: v.compactIntervalMs as number,
     }),
   }
   return deepFreeze(config)
