@@ -266,6 +266,10 @@ export const automergeType: CrdtType<AmState, AmDelta, unknown> = {
  */
 export function makeChange<T> (doc: Automerge.Doc<T>, actor: string, message: string, fn: Automerge.ChangeFn<T>, time = Date.now()): Uint8Array | undefined {
   const draft = Automerge.clone(doc, { actor })
+  const before = Automerge.getHeads(draft)
   const next = Automerge.change(draft, { message, time: Math.floor(time / 1000) }, fn)
+  // No edit, no change (getLastLocalChange would answer this actor's previous change).
+  const after = Automerge.getHeads(next)
+  if (after.length === before.length && after.every((h, i) => h === before[i])) return undefined
   return Automerge.getLastLocalChange(next)
 }
