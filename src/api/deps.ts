@@ -2,9 +2,13 @@
  * What route files receive. Routes write through the store (as ops) and read the state
  * through src/state/; they never see replication.
  */
+import type { ApiKeysRuntime } from '../auth/api-keys-runtime.ts'
 import type { Logger } from '../log.ts'
 import type { ReplicaStore } from '../store/types.ts'
 import type { BillingConfig } from '../state/tiers.ts'
+import type { ReplicationView } from './replication-view.ts'
+
+export type { ReplicationEventView, ReplicationStatusView, ReplicationView } from './replication-view.ts'
 
 export interface ApiDeps {
   readonly store: ReplicaStore
@@ -17,4 +21,8 @@ export interface ApiDeps {
   readonly stripeWebhookSecret?: string
   /** Active API keys of an account (supplied by the keys feature; 0 without it). */
   readonly activeKeyCount?: (accountId: string) => number
+  /** Replication as the admin routes and /metrics see it; absent on a devnet. */
+  readonly replication?: ReplicationView
+  /** The API-key feature (authenticator, activity, limiter); key and internal routes need it. */
+  readonly keys?: ApiKeysRuntime
 }
