@@ -14,6 +14,25 @@ import type { BillingConfig } from './tiers.ts'
 import { spendRows } from './usage.ts'
 import type { Resolution } from './windows.ts'
 
+/**
+ * Writes applied in memory but not yet durable, per store and entity/key. A replay that
+ * finds such a write waits for it before answering, so it never reports as recorded a
+ * write that a crash could still lose.
+ */
+const inflight = new WeakMap<ReplicaStore, Map<string, Promise<unknown>>>()
+
+function track (store: ReplicaStore, key: string, durable: Promise<unknown>): void {
+  let m = inflight.get(store)
+  if (m === undefined) inflight.set(store, (m = new Map()))
+  m.set(key, durable)
+  const done = (): void => { if (m.get(key) === durable) m.delete(key) }
+  durable.then(done, done)
+}
+
+async function settled (store: ReplicaStore, key: string): Promise<void> {
+  await inflight.get(store)?.get(key)
+}
+
 /** The grant key of a checkout session; the Stripe webhook must use the same, so a session paid through both paths counts once. */
 export function checkoutGrantKey (sessionId: string): string {
   return `checkout:${sessionId}`
@@ -27,8 +46,13 @@ export function manualGrantKey (idempotencyKey: string): string {
 /** Creates the account of `sub` in `projectId` unless it exists. */
 export async function ensureAccount (store: ReplicaStore, cfg: BillingConfig, projectId: string, sub: string, at: number): Promise<{ id: string, created: boolean }> {
   const { id, changes } = createAccountChanges(store, cfg, projectId, sub, at)
-  if (changes === undefined) return { id, created: false }
-  await store.commit(accountKey(id), changes)
+  if (changes === undefined) {
+    await settled(store, `create/${id}`)
+    return { id, created: false }
+  }
+  const durable = store.commit(accountKey(id), changes)
+  track(store, `create/${id}`, durable)
+  await durable
   return { id, created: true }
 }
 
@@ -55,10 +79,14 @@ export async function grantCredits (store: ReplicaStore, g: GrantInput, conflict
     }
     throw err
   }
+  const key = `grant/${g.accountId}/${g.idempotencyKey}`
   if (changes === undefined) {
-    return { applied: false, grant: grantRecord(store, g.accountId, g.idempotencyKey)!, balance: balanceOf(store, g.accountId) }
+    const replay = { applied: false, grant: grantRecord(store, g.accountId, g.idempotencyKey)!, balance: balanceOf(store, g.accountId) }
+    await settled(store, key)
+    return replay
   }
   const durable = store.commit(accountKey(g.accountId), changes)
+  track(store, key, durable)
   // Read back before awaiting: the answer describes this grant, not later writes.
   const outcome = { applied: true, grant: grantRecord(store, g.accountId, g.idempotencyKey)!, balance: balanceOf(store, g.accountId) }
   await durable
