@@ -12,7 +12,8 @@ import type { ReplicaStore } from '../../src/store/types.ts'
 
 /** The replica with commits whose durability resolves only when `release()` is called. */
 function gated (inner: Replica): { store: ReplicaStore, release: () => void } {
-  const gate = Promise.withResolvers<void>()
+  let open!: () => void
+  const gate = { promise: new Promise<void>((resolve) => { open = resolve }) }
   const store = new Proxy(inner, {
     get (target, prop) {
       if (prop === 'commit') {
@@ -25,7 +26,7 @@ function gated (inner: Replica): { store: ReplicaStore, release: () => void } {
       return typeof v === 'function' ? v.bind(target) : v
     },
   }) as ReplicaStore
-  return { store, release: () => gate.resolve() }
+  return { store, release: () => open() }
 }
 
 test('a replayed grant or account creation waits until the original is durable', async () => {
