@@ -1,0 +1,116 @@
+/**
+ * Service-to-service routes under `/internal`, service credentials only:
+ *
+ * - `POST /internal/keys/validate`: this node as the key authority of another service.
+ *   Unlike the request chain (one 401 for every bad key), a trusted service gets the
+ *   distinct verdict: VALID, NOT_FOUND, EXPIRED, REVOKED, FORBIDDEN (scope or project),
+ *   RATE_LIMITED (the key's own budget, shared with its direct API use) or
+ *   INSUFFICIENT_CREDITS (`cost` above the balance; checked, not deducted).
+ * - `POST /internal/usage/record`: metered model/agent usage for an account.
+ *
+ * Every call is audited (log line) with the service's name and the account it acts for.
+ */
+import { z } from 'zod'
+import type { ApiKeysRuntime } from '../../auth/api-keys-runtime.ts'
+import { rateLimitKey } from '../../auth/rate-limit-middleware.ts'
+import { balanceOf } from '../../state/credits.ts'
+import { accountKey, ID_PATTERN } from '../../state/model.ts'
+import { usageChanges } from '../../state/usage.ts'
+import { FormStateError } from '../../errors.ts'
+import { accountFor } from '../account-access.ts'
+import { validateBody, validateResponse, VALIDATE_CODES } from '../api-key-schemas.ts'
+import { accountId, MAX_TIME_MS } from '../billing-schemas.ts'
+import type { ApiDeps } from '../deps.ts'
+import { defineRoute, type RouteTable } from '../openapi.ts'
+
+type Code = (typeof VALIDATE_CODES)[number]
+type Validation = z.input<typeof validateResponse>
+
+const METRIC_RE = /^[a-z][a-z0-9_]{0,31}(:[A-Za-z0-9._-]{1,64})?$/
+/** How far from now a recorded usage time may lie (a week back, a minute ahead). */
+const PAST_MS = 7 * 86_400_000
+const FUTURE_MS = 60_000
+
+export const usageRecordBody = z.strictObject({
+  account_id: accountId,
+  subject: z.strictObject({ type: z.enum(['model', 'agent']), id: z.string().regex(ID_PATTERN) }),
+  amounts: z.record(z.string().regex(METRIC_RE, 'a metric name such as tokens_in or invocations:run'), z.number().int().min(0).max(1e12))
+    .refine((a) => Object.keys(a).length >= 1 && Object.keys(a).length <= 16, 'between 1 and 16 metrics'),
+  at: z.number().int().min(0).max(MAX_TIME_MS).optional().describe('epoch ms of the usage (default now)'),
+})
+
+function verdict (code: Code, rest: Partial<Validation> = {}): Validation {
+  return { valid: code === 'VALID', code, key_id: null, account_id: null, project_id: null, scopes: null, ratelimit: null, credits_remaining: null, ...rest }
+}
+
+export function registerInternalRoutes (table: RouteTable, deps: ApiDeps): void {
+  const { store, log } = deps
+  const keys: ApiKeysRuntime | undefined = deps.keys
+  const audit = log.child({ component: 'internal' })
+
+  if (keys !== undefined) {
+    table.add(defineRoute({
+      method: 'POST',
+      path: '/internal/keys/validate',
+      summary: 'Validate an API key for another service (distinct verdict codes)',
+      tag: 'internal',
+      auth: 'service',
+      body: validateBody,
+      response: validateResponse,
+      handler: ({ principal, body }) => {
+        const now = deps.now()
+        const r = keys.authenticator.check(body.api_key, now)
+        const service = principal.serviceName
+        const done = (v: Validation): Validation => {
+          audit.info('service call', { service, action: 'keys.validate', acting_for: v.account_id, key_id: v.key_id, code: v.code })
+          return v
+        }
+        if (r.key === undefined) return done(verdict('NOT_FOUND'))
+        const k = r.key
+        const ids = { key_id: k.id, account_id: k.accountId, project_id: k.projectId, scopes: k.scopes }
+        if (r.code !== 'VALID') return done(verdict(r.code, ids))
+        if ((body.scope !== undefined && !k.scopes.includes(body.scope)) ||
+            (principal.actingFor !== undefined && principal.actingFor !== k.projectId)) {
+          return done(verdict('FORBIDDEN', ids))
+        }
+        const p = keys.authenticator.principalOf(k)
+        const limit = keys.limitFor(p)
+        let ratelimit: Validation['ratelimit'] = null
+        if (limit !== undefined) {
+          const rl = keys.limiter.check(rateLimitKey(p), limit) // the limiter keeps its own clock, as in the request chain
+          ratelimit = { limit: rl.limit, remaining: rl.remaining, reset: rl.resetSeconds }
+          if (!rl.allowed) return done(verdict('RATE_LIMITED', { ...ids, ratelimit }))
+        }
+        const credits = balanceOf(store, k.accountId)
+        if (body.cost !== undefined && body.cost > credits) return done(verdict('INSUFFICIENT_CREDITS', { ...ids, ratelimit, credits_remaining: credits }))
+        keys.authenticator.recordUse(k.id, now)
+        return done(verdict('VALID', { ...ids, ratelimit, credits_remaining: credits }))
+      },
+    }))
+  }
+
+  table.add(defineRoute({
+    method: 'POST',
+    path: '/internal/usage/record',
+    summary: 'Record metered model/agent usage for an account',
+    description: 'Adds the amounts to the account\'s usage windows (minute, hour, day). Not idempotent: a retried call counts twice.',
+    tag: 'internal',
+    auth: 'service',
+    body: usageRecordBody,
+    errors: ['not_found', 'wrong_project'],
+    response: z.object({ account_id: z.string(), subject: z.object({ type: z.string(), id: z.string() }), amounts: z.record(z.string(), z.number()), at: z.number() }),
+    handler: async ({ principal, body }) => {
+      const now = deps.now()
+      const at = body.at ?? now
+      if (at < now - PAST_MS || at > now + FUTURE_MS) throw new FormStateError('invalid_field', 'at must lie within the last 7 days', { field: 'at' })
+      for (const [metric, n] of Object.entries(body.amounts)) {
+        if (n > deps.billing.max_tokens_per_call) throw new FormStateError('invalid_field', `at most ${deps.billing.max_tokens_per_call} per call`, { field: `amounts.${metric}` })
+      }
+      // accountFor checks the account exists (and the declared project) and logs the service's access.
+      const id = accountFor(store, log, principal, { mode: 'write', requested: body.account_id, action: 'POST /internal/usage/record' })
+      const changes = usageChanges(store, id, body.subject, body.amounts, at)
+      if (changes.length > 0) await store.commit(accountKey(id), changes)
+      return { account_id: id, subject: body.subject, amounts: body.amounts, at }
+    },
+  }))
+}

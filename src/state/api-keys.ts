@@ -1,0 +1,205 @@
+/**
+ * API keys as replicated state. A key is its own entity `key/<keyId>` (O(1) lookup by the
+ * id embedded in the key string) and is listed on its account through the account's
+ * `keys` add-wins set. Fields:
+ *
+ *   account, project, hash, created_at, rotated_from   lww written once at creation (time
+ *                                 zero for the identity ones, so they never change)
+ *   name, scopes, expires_at      lww at the store's HLC (PATCH edits them)
+ *   status                        keystatus lattice active < revoked: a revoke wins over
+ *                                 any concurrent edit, in any merge order
+ *   rotated_to, grace_end         lww: set on the old key by a rotation
+ *   last_used                     gcounter with one entry `at` holding a time: merge is max,
+ *                                 so it is a max register
+ *   events, use/…, fail/…         audit and usage: see api-key-audit.ts
+ *
+ * `expired` is never stored: it is derived from `expires_at`, or `grace_end` for a rotated
+ * key, and the time of the question. The secret is never stored, only its SHA-256 (made by
+ * src/auth, above this layer).
+ */
+import { lwwSet } from '../../crdt/lww.ts'
+import type { Value } from '../../crdt/value-codec.ts'
+import { FormStateError } from '../errors.ts'
+import type { Change, Hlc, ReplicaStore } from '../store/types.ts'
+import { apiKeyIds, keyIndexChange } from './account.ts'
+import { eventChange } from './api-key-audit.ts'
+import { accountKey, apiKeyKey, KIND, keyStatusType } from './model.ts'
+
+/** What a key's status reads as at some time. */
+export type ApiKeyStatus = 'active' | 'revoked' | 'expired'
+
+/** One key as stored (never the secret). */
+export interface ApiKeyRecord {
+  id: string
+  accountId: string
+  projectId: string
+  name: string
+  scopes: string[]
+  createdAt: number
+  expiresAt: number | null
+  /** SHA-256 of the secret, lowercase hex. */
+  hash: string
+  revoked: boolean
+  lastUsed: number | null
+  rotatedFrom: string | null
+  rotatedTo: string | null
+  graceEnd: number | null
+}
+
+const T0: Hlc = { wall: 0, logical: 0 }
+
+/**
+ * The stored key, or undefined when there is none. Reads field by field through
+ * `fieldValue` (a binary search each; no per-entity allocation): this is on the hot path
+ * of every key-authenticated request.
+ */
+export function readApiKey (store: ReplicaStore, keyId: string): ApiKeyRecord | undefined {
+  const t = apiKeyKey(keyId)
+  const hash = store.fieldValue(t, 'hash')
+  if (typeof hash !== 'string') return undefined
+  const v = (f: string): unknown => {
+    const x = store.fieldValue(t, f)
+    return x === null ? undefined : x
+  }
+  const lastUsed = v('last_used') as number | undefined
+  return {
+    id: keyId,
+    accountId: v('account') as string,
+    projectId: v('project') as string,
+    name: (v('name') as string | undefined) ?? '',
+    scopes: (v('scopes') as string[] | undefined) ?? [],
+    createdAt: (v('created_at') as number | undefined) ?? 0,
+    expiresAt: (v('expires_at') as number | undefined) ?? null,
+    hash,
+    revoked: v('status') === 'revoked',
+    lastUsed: lastUsed === undefined || lastUsed === 0 ? null : lastUsed,
+    rotatedFrom: (v('rotated_from') as string | undefined) ?? null,
+    rotatedTo: (v('rotated_to') as string | undefined) ?? null,
+    graceEnd: (v('grace_end') as number | undefined) ?? null,
+  }
+}
+
+/** Why a stored key does not work at `now`, or undefined when it does. */
+export function keyProblemAt (k: ApiKeyRecord, now: number): 'revoked' | 'expired' | 'grace_ended' | undefined {
+  if (k.revoked) return 'revoked'
+  if (k.expiresAt !== null && now >= k.expiresAt) return 'expired'
+  if (k.rotatedTo !== null && k.graceEnd !== null && now >= k.graceEnd) return 'grace_ended'
+  return undefined
+}
+
+/** The status a key reads as at `now`: revoked wins, then expiry (including a rotation's grace end). */
+export function keyStatusAt (k: ApiKeyRecord, now: number): ApiKeyStatus {
+  const p = keyProblemAt(k, now)
+  return p === undefined ? 'active' : p === 'revoked' ? 'revoked' : 'expired'
+}
+
+/**
+ * Whether a key counts against the account's active-key limit: working, and not an old
+ * key in its rotation grace (rotating at the limit must be possible).
+ */
+export function countsAsActive (k: ApiKeyRecord, now: number): boolean {
+  return keyProblemAt(k, now) === undefined && k.rotatedTo === null
+}
+
+/** The account's keys (listed through its `keys` set; ids whose entity has not arrived yet are skipped). */
+export function accountApiKeys (store: ReplicaStore, accountId: string): ApiKeyRecord[] {
+  const out: ApiKeyRecord[] = []
+  for (const id of apiKeyIds(store, accountId)) {
+    const k = readApiKey(store, id)
+    if (k !== undefined && k.accountId === accountId) out.push(k)
+  }
+  return out.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1))
+}
+
+/** Active keys of an account at `now` (what the tier limit counts). */
+export function activeKeyCount (store: ReplicaStore, accountId: string, now: number): number {
+  let n = 0
+  for (const k of accountApiKeys(store, accountId)) if (countsAsActive(k, now)) n++
+  return n
+}
+
+/** What creating a key needs; `hash` comes from src/auth's generator. */
+export interface NewApiKey {
+  keyId: string
+  accountId: string
+  projectId: string
+  name: string
+  scopes: readonly string[]
+  expiresAt: number | null
+  hash: string
+  at: number
+  /** Who created it (principal sub or `key:<id>`), for the audit event. */
+  by: string
+  rotatedFrom?: string
+}
+
+function lww (store: ReplicaStore, field: string, value: Value, t: Hlc): Change {
+  return { field, kind: KIND.lww, delta: lwwSet(value, t, store.replicaId) }
+}
+
+function identity (field: string, value: Value): Change {
+  // Time zero and replica '': written once by one creator, identical wherever it lands.
+  return { field, kind: KIND.lww, delta: lwwSet(value, T0, '') }
+}
+
+/**
+ * The ops creating a key: the account's index first (so a key can never exist unlisted
+ * and escape the tier's limit), then the key entity with its `created` event.
+ */
+export function createKeyOps (store: ReplicaStore, k: NewApiKey): Array<{ target: string, changes: Change[] }> {
+  if (store.fieldValue(apiKeyKey(k.keyId), 'hash') !== undefined) throw new FormStateError('conflict', 'key id already in use')
+  const t = store.now()
+  const changes: Change[] = [
+    identity('account', k.accountId),
+    identity('project', k.projectId),
+    identity('hash', k.hash),
+    identity('created_at', k.at),
+    lww(store, 'name', k.name, t),
+    lww(store, 'scopes', [...k.scopes], t),
+    lww(store, 'expires_at', k.expiresAt, t),
+    eventChange(store, t, { type: 'created', at: k.at, by: k.by, name: k.name, scopes: [...k.scopes], ...(k.rotatedFrom !== undefined ? { rotated_from: k.rotatedFrom } : {}) }),
+  ]
+  if (k.rotatedFrom !== undefined) changes.push(identity('rotated_from', k.rotatedFrom))
+  return [
+    { target: accountKey(k.accountId), changes: [keyIndexChange(store, k.accountId, k.keyId)] },
+    { target: apiKeyKey(k.keyId), changes },
+  ]
+}
+
+/** An edit of name, scopes or expiry; absent members are left alone (`expiresAt: null` clears). */
+export interface ApiKeyEdit {
+  name?: string
+  scopes?: readonly string[]
+  expiresAt?: number | null
+}
+
+/** The changes of a PATCH, with an `updated` event listing what changed. */
+export function updateKeyChanges (store: ReplicaStore, edit: ApiKeyEdit, by: string, at: number): Change[] {
+  const t = store.now()
+  const changes: Change[] = []
+  const changed: Record<string, Value> = {}
+  if (edit.name !== undefined) { changes.push(lww(store, 'name', edit.name, t)); changed.name = edit.name }
+  if (edit.scopes !== undefined) { changes.push(lww(store, 'scopes', [...edit.scopes], t)); changed.scopes = [...edit.scopes] }
+  if (edit.expiresAt !== undefined) { changes.push(lww(store, 'expires_at', edit.expiresAt, t)); changed.expires_at = edit.expiresAt }
+  changes.push(eventChange(store, t, { type: 'updated', at, by, changed }))
+  return changes
+}
+
+/** The changes revoking a key (the lattice makes this win over any concurrent edit). */
+export function revokeKeyChanges (store: ReplicaStore, by: string, at: number): Change[] {
+  const t = store.now()
+  return [
+    { field: 'status', kind: KIND.keyStatus, delta: keyStatusType.indexOf('revoked') },
+    eventChange(store, t, { type: 'revoked', at, by }),
+  ]
+}
+
+/** The changes marking `oldKey` rotated to `newKeyId`, working until `graceEnd`. */
+export function rotateOldKeyChanges (store: ReplicaStore, newKeyId: string, graceEnd: number, by: string, at: number): Change[] {
+  const t = store.now()
+  return [
+    lww(store, 'rotated_to', newKeyId, t),
+    lww(store, 'grace_end', graceEnd, t),
+    eventChange(store, t, { type: 'rotated', at, by, rotated_to: newKeyId, grace_end: graceEnd }),
+  ]
+}
