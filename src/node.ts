@@ -26,7 +26,9 @@ import type { ReplicaStore } from './store/types.ts'
 import { accountIdFor } from './state/model.ts'
 import { marketplaceKinds } from './state/kinds.ts'
 import { effectiveTier, subscriptionOf } from './state/subscription.ts'
-import { billingConfigFrom, type BillingConfig } from './state/tiers.ts'
+import { billingConfigFrom, TIERS, type BillingConfig, type Tier } from './state/tiers.ts'
+import { activeKeyCount } from './state/api-keys.ts'
+import { createApiKeysRuntime, type ApiKeysRuntime } from './auth/api-keys-runtime.ts'
 import { seedDevnet } from './state/seed.ts'
 
 export interface RunningNode {
@@ -73,12 +75,16 @@ export async function openStore (config: Config, replicaId: string): Promise<Rep
   return store
 }
 
+function isTier (t: string | undefined): t is Tier {
+  return (TIERS as readonly (string | undefined)[]).includes(t)
+}
+
 /** The rate limit of a principal: by its account's tier; services are not limited. */
 export function tierLimit (store: ReplicaStore, billing: BillingConfig): (p: Principal) => RateLimit | undefined {
   return (p) => {
     if (p.kind === 'service') return undefined
-    const accountId = p.accountId ?? accountIdFor(p.projectId, p.sub)
-    const tier = effectiveTier(subscriptionOf(store, accountId))
+    // An API key's principal already carries its account's tier.
+    const tier = isTier(p.tier) ? p.tier : effectiveTier(subscriptionOf(store, p.accountId ?? accountIdFor(p.projectId, p.sub)))
     const rl = billing.tiers[tier].rate_limit
     return { ratePerSec: rl.per_second, burst: rl.burst }
   }
@@ -97,8 +103,13 @@ export interface ApiOptions {
 }
 
 /** Builds and starts the HTTP API over a store. */
-export async function runApi (opts: ApiOptions): Promise<{ api: Listening, limiter: GcraRateLimiter }> {
+export async function runApi (opts: ApiOptions): Promise<{ api: Listening, limiter: GcraRateLimiter, keys: ApiKeysRuntime }> {
   const { config, store, billing, log } = opts
+  const limiter = new GcraRateLimiter()
+  limiter.start()
+  const limitFor = tierLimit(store, billing)
+  const now = opts.now ?? Date.now
+  const keys = createApiKeysRuntime({ store, log, now, env: config.mode === 'devnet' ? 'test' : 'live', limiter, limitFor })
   const deps: ApiDeps = {
     store,
     billing,
@@ -106,9 +117,9 @@ export async function runApi (opts: ApiOptions): Promise<{ api: Listening, limit
     now: opts.now ?? Date.now,
     mode: config.mode,
     ...(config.stripeWebhookSecret !== undefined ? { stripeWebhookSecret: config.stripeWebhookSecret } : {}),
+    keys,
+    activeKeyCount: (accountId) => activeKeyCount(store, accountId, now()),
   }
-  const limiter = new GcraRateLimiter()
-  limiter.start()
   const routes = apiRoutes(deps)
   if (opts.issuer !== undefined) {
     const issuer = opts.issuer
@@ -122,13 +133,17 @@ export async function runApi (opts: ApiOptions): Promise<{ api: Listening, limit
     authenticate: securityHook({
       jwt: opts.jwt,
       services: createServiceVerifier(config.serviceSecrets),
+      apiKeys: keys.authenticator,
       limiter,
-      limitFor: tierLimit(store, billing),
+      limitFor,
     }),
     info: { title: 'form-state', version: '0.1.0', description: `form-state ${config.mode} API` },
   })
-  const api = await listen(app, config.host, opts.port ?? config.port)
-  return { api, limiter }
+  const listening = await listen(app, config.host, opts.port ?? config.port)
+  keys.start()
+  // Closing the API flushes the keys' aggregated usage once no request can add to it.
+  const api: Listening = { ...listening, close: async () => { await listening.close(); await keys.stop() } }
+  return { api, limiter, keys }
 }
 
 /** A verifier whose implementation is supplied later (the devnet issuer needs the bound port). */

@@ -5,7 +5,9 @@
 import type { RouteRegistrar } from '../app.ts'
 import type { ApiDeps } from '../deps.ts'
 import { registerAccountRoutes } from './accounts.ts'
+import { registerApiKeyRoutes } from './api-keys.ts'
 import { registerBillingRoutes } from './billing.ts'
+import { registerInternalRoutes } from './internal.ts'
 import { registerUsageRoutes } from './usage.ts'
 
 export function apiRoutes (deps: ApiDeps): RouteRegistrar[] {
@@ -13,5 +15,7 @@ export function apiRoutes (deps: ApiDeps): RouteRegistrar[] {
     (t) => registerAccountRoutes(t, deps),
     (t) => registerBillingRoutes(t, deps),
     (t) => registerUsageRoutes(t, deps),
+    (t) => registerApiKeyRoutes(t, deps),
+    (t) => registerInternalRoutes(t, deps),
   ]
 }
