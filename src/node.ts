@@ -31,6 +31,8 @@ import { activeKeyCount } from './state/api-keys.ts'
 import { createApiKeysRuntime, type ApiKeysRuntime } from './auth/api-keys-runtime.ts'
 import { seedDevnet } from './state/seed.ts'
 
+export { startNode, runQueueReader, type RunningClusterNode, type NodeStartOptions } from './node-cluster.ts'
+
 export interface RunningNode {
   readonly config: Config
   readonly store: ReplicaStore
