@@ -52,10 +52,13 @@ export interface StartOptions {
   now?: () => number
 }
 
-/** Loads the billing config: defaults, overridden by `--billing-config` when given. */
+/**
+ * Loads the billing config: defaults, overridden by `--billing-config` when given; the
+ * largest grant is the `--max-credit-amount` setting (one source for that limit).
+ */
 export function loadBillingConfig (config: Config): BillingConfig {
-  if (config.billingConfigFile === undefined) return billingConfigFrom({})
-  return billingConfigFrom(JSON.parse(readFileSync(config.billingConfigFile, 'utf8')))
+  const file = config.billingConfigFile === undefined ? {} : JSON.parse(readFileSync(config.billingConfigFile, 'utf8')) as Record<string, unknown>
+  return billingConfigFrom({ ...file, max_credit_amount: config.maxCreditAmount })
 }
 
 /** A devnet replica id, kept in the data directory so a restart continues its seq. */

@@ -35,8 +35,10 @@ export function zodToFormStateError (err: z.ZodError, source: InputSource = 'bod
   if (first === undefined) return new FormStateError('invalid_request', `invalid ${source}`)
   const where = first.field === '' ? source : `field '${first.field}'`
   const message = first.code === 'unknown_field' ? `unknown field '${first.field}'` : `${where}: ${first.message}`
+  // An unknown key is named even when it is the empty string; a wrong root value names
+  // its source (`body`, `query`), so every 4xx on bad input says where the problem is.
   return new FormStateError(first.code, message, {
-    ...(first.field !== '' ? { field: first.field } : {}),
+    field: first.code === 'unknown_field' || first.field !== '' ? first.field : source,
     extra: { in: source, errors },
     cause: err,
   })
