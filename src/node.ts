@@ -41,6 +41,8 @@ export interface RunningNode {
   readonly log: Logger
   /** The devnet's token issuer (devnet only, and only when no external issuer is set). */
   readonly issuer?: DevnetIssuer
+  /** The API-key feature (authenticator, usage aggregation: `keys.activity.flush()`). */
+  readonly keys?: ApiKeysRuntime
   close (): Promise<void>
 }
 
@@ -174,7 +176,7 @@ export async function startDevnet (config: Config, opts: StartOptions = {}): Pro
   const external = config.jwt.jwksUrl !== undefined || config.jwt.oidcIssuer !== undefined
   const jwt = lateVerifier()
   let issuer: DevnetIssuer | undefined
-  let running: { api: Listening, limiter: GcraRateLimiter }
+  let running: { api: Listening, limiter: GcraRateLimiter, keys: ApiKeysRuntime }
   try {
     running = await runApi({
       config, store, billing, log, jwt,
@@ -196,6 +198,7 @@ export async function startDevnet (config: Config, opts: StartOptions = {}): Pro
     config,
     store,
     api: running.api,
+    keys: running.keys,
     url: running.api.url,
     log,
     ...(issuer !== undefined ? { issuer } : {}),
