@@ -9,7 +9,12 @@
  * ```
  *
  * ONE ed25519 signature (tweetnacl) covers the whole encoded body, so a batch of 256 ops
- * costs one sign and one verify. The origin is the signer's peer id; its public key is
+ * costs one sign and one verify. Hash-then-sign: what is signed is
+ * `"form-state/envelope/v2\0" ‖ SHA-512/256(body)` (node:crypto). tweetnacl's ed25519
+ * hashes its whole input twice in pure JS (~11 ms for a 20 KB batch); hashing the body
+ * once natively and signing 55 bytes costs well under a millisecond, and the digest
+ * still covers every byte of the body (collision resistance of SHA-512/256, 128-bit), so
+ * nothing is weakened. The prefix keeps these signatures from meaning anything elsewhere. The origin is the signer's peer id; its public key is
  * recovered from the ed25519 peer id itself (the identity multihash inlines the key), so
  * no key exchange is needed. The cluster name is inside the signed body so an envelope
  * cannot be replayed into another cluster's topic.
@@ -26,12 +31,24 @@
  *                   arrive through anti-entropy, which does not use envelopes)
  * - `decode_error`  the ops do not decode, or do not match the header (origin, shard, seqs)
  */
+import { createHash } from 'node:crypto'
 import nacl from 'tweetnacl'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { Reader, Writer } from '../../crdt/codec.ts'
 import type { Op, ShardId } from '../store/types.ts'
 
-export const ENVELOPE_VERSION = 1
+export const ENVELOPE_VERSION = 2
+/** Domain separation for what the origin signs (see the module header). */
+const SIGNING_PREFIX = new TextEncoder().encode('form-state/envelope/v2\0')
+
+/** What is signed for a body: prefix ‖ SHA-512/256(body). */
+export function signingInput (bodyBytes: Uint8Array): Uint8Array {
+  const digest = createHash('sha512-256').update(bodyBytes).digest()
+  const out = new Uint8Array(SIGNING_PREFIX.length + digest.length)
+  out.set(SIGNING_PREFIX, 0)
+  out.set(digest, SIGNING_PREFIX.length)
+  return out
+}
 export const SIGNATURE_LENGTH = 64
 
 /** What an envelope says, before its ops are decoded. */
@@ -83,7 +100,7 @@ function decodeBody (bytes: Uint8Array): EnvelopeBody {
  */
 export function sealEnvelope (body: EnvelopeBody, secretKey: Uint8Array): Uint8Array {
   const bodyBytes = encodeBody(body)
-  const sig = nacl.sign.detached(bodyBytes, secretKey)
+  const sig = nacl.sign.detached(signingInput(bodyBytes), secretKey)
   const w = new Writer(bodyBytes.length + SIGNATURE_LENGTH + 8)
   w.bytes(bodyBytes).raw(sig)
   return w.finish()
@@ -168,7 +185,7 @@ export class EnvelopeVerifier<T> {
     if (!this.opts.isMember(body.origin)) return this.reject('not_member', 'origin is not a member', body.origin)
     const key = this.publicKeyOf(body.origin)
     if (key === null) return this.reject('bad_signature', 'origin is not an ed25519 peer id', body.origin)
-    if (!nacl.sign.detached.verify(bodyBytes, signature, key)) return this.reject('bad_signature', 'signature does not verify', body.origin)
+    if (!nacl.sign.detached.verify(signingInput(bodyBytes), signature, key)) return this.reject('bad_signature', 'signature does not verify', body.origin)
     const id = Buffer.from(signature).toString('hex')
     const now = this.now()
     if (this.seen.has(id)) return this.reject('replay', `envelope ${body.firstSeq}..${body.lastSeq} seen before`, body.origin)
