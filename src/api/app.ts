@@ -6,7 +6,7 @@
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
-import Koa from 'koa'
+import Koa, { type Middleware } from 'koa'
 import { createLogger, type Logger } from '../log.ts'
 import { errorMiddleware } from './errors.ts'
 import { accessLog, fallback, jsonBody, requestId, requireJson } from './middleware.ts'
@@ -31,6 +31,8 @@ export interface AppDeps {
   info?: ApiInfo
   /** Prefix of problem `type` URIs. */
   problemTypeBase?: string
+  /** Outermost middleware timing each request (metrics.ts `httpMiddleware`). */
+  timing?: Middleware
 }
 
 /** The app plus the route table it was built from. */
@@ -49,6 +51,7 @@ export function createApp (deps: AppDeps): FormStateApp {
 
   const app = new Koa<ApiState>() as FormStateApp
   Object.defineProperty(app, 'routeTable', { value: table })
+  if (deps.timing !== undefined) app.use(deps.timing)
   app.use(requestId())
   app.use(accessLog(log))
   app.use(errorMiddleware({ log, ...(deps.problemTypeBase !== undefined ? { typeBase: deps.problemTypeBase } : {}) }))

@@ -6,6 +6,7 @@ import type { ApiKeysRuntime } from '../auth/api-keys-runtime.ts'
 import type { Logger } from '../log.ts'
 import type { ReplicaStore } from '../store/types.ts'
 import type { BillingConfig } from '../state/tiers.ts'
+import type { ApiMetrics } from './metrics.ts'
 import type { ReplicationView } from './replication-view.ts'
 
 export type { ReplicationEventView, ReplicationStatusView, ReplicationView } from './replication-view.ts'
@@ -23,6 +24,8 @@ export interface ApiDeps {
   readonly activeKeyCount?: (accountId: string) => number
   /** Replication as the admin routes and /metrics see it; absent on a devnet. */
   readonly replication?: ReplicationView
+  /** This node's Prometheus metrics; `GET /metrics` is served when present. */
+  readonly metrics?: ApiMetrics
   /** The API-key feature (authenticator, activity, limiter); key and internal routes need it. */
   readonly keys?: ApiKeysRuntime
 }

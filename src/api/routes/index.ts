@@ -4,10 +4,13 @@
  */
 import type { RouteRegistrar } from '../app.ts'
 import type { ApiDeps } from '../deps.ts'
+import type { RouteTable } from '../openapi.ts'
 import { registerAccountRoutes } from './accounts.ts'
+import { registerAdminRoutes } from './admin.ts'
 import { registerApiKeyRoutes } from './api-keys.ts'
 import { registerBillingRoutes } from './billing.ts'
 import { registerInternalRoutes } from './internal.ts'
+import { registerMetricsRoutes } from './metrics.ts'
 import { registerUsageRoutes } from './usage.ts'
 
 export function apiRoutes (deps: ApiDeps): RouteRegistrar[] {
@@ -17,5 +20,7 @@ export function apiRoutes (deps: ApiDeps): RouteRegistrar[] {
     (t) => registerUsageRoutes(t, deps),
     (t) => registerApiKeyRoutes(t, deps),
     (t) => registerInternalRoutes(t, deps),
+    (t) => registerAdminRoutes(t, deps),
+    ...(deps.metrics !== undefined ? [(t: RouteTable) => registerMetricsRoutes(t, deps.metrics!)] : []),
   ]
 }
