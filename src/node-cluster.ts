@@ -95,7 +95,7 @@ export async function startNode (config: Config, opts: NodeStartOptions = {}): P
   let running: { api: Listening, limiter: GcraRateLimiter } | undefined
   try {
     await replicator.start()
-    running = await runApi({ config, store, billing, log, jwt, ...(opts.now !== undefined ? { now: opts.now } : {}) })
+    running = await runApi({ config, store, billing, log, jwt, replication: replicator, ...(opts.now !== undefined ? { now: opts.now } : {}) })
     if (opts.readerStopped !== true) runQueueReader(replicator)
   } catch (err) {
     await replicator.stop().catch(() => {})
