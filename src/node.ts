@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { createApp, listen, type Listening } from './api/app.ts'
-import type { ApiDeps } from './api/deps.ts'
+import type { ApiDeps, ReplicationView } from './api/deps.ts'
+import { createApiMetrics } from './api/metrics.ts'
 import { apiRoutes } from './api/routes/index.ts'
 import { registerDevnetRoutes } from './api/routes/devnet.ts'
 import { securityHook } from './api/security.ts'
@@ -107,6 +108,8 @@ export interface ApiOptions {
   issuer?: () => DevnetIssuer | undefined
   /** Port override (the devnet binds before it knows its issuer URL). */
   port?: number
+  /** Replication, for /admin/replica and /metrics (a cluster node passes its Replicator). */
+  replication?: ReplicationView
 }
 
 /** Builds and starts the HTTP API over a store. */
@@ -117,6 +120,7 @@ export async function runApi (opts: ApiOptions): Promise<{ api: Listening, limit
   const limitFor = tierLimit(store, billing)
   const now = opts.now ?? Date.now
   const keys = createApiKeysRuntime({ store, log, now, env: config.mode === 'devnet' ? 'test' : 'live', limiter, limitFor })
+  const metrics = createApiMetrics({ store, ...(opts.replication !== undefined ? { replication: opts.replication } : {}) })
   const deps: ApiDeps = {
     store,
     billing,
@@ -126,6 +130,8 @@ export async function runApi (opts: ApiOptions): Promise<{ api: Listening, limit
     ...(config.stripeWebhookSecret !== undefined ? { stripeWebhookSecret: config.stripeWebhookSecret } : {}),
     keys,
     activeKeyCount: (accountId) => activeKeyCount(store, accountId, now()),
+    ...(opts.replication !== undefined ? { replication: opts.replication } : {}),
+    metrics,
   }
   const routes = apiRoutes(deps)
   if (opts.issuer !== undefined) {
@@ -145,11 +151,12 @@ export async function runApi (opts: ApiOptions): Promise<{ api: Listening, limit
       limitFor,
     }),
     info: { title: 'form-state', version: '0.1.0', description: `form-state ${config.mode} API` },
+    timing: metrics.httpMiddleware,
   })
   const listening = await listen(app, config.host, opts.port ?? config.port)
   keys.start()
   // Closing the API flushes the keys' aggregated usage once no request can add to it.
-  const api: Listening = { ...listening, close: async () => { await listening.close(); await keys.stop() } }
+  const api: Listening = { ...listening, close: async () => { await listening.close(); await keys.stop(); metrics.close() } }
   return { api, limiter, keys }
 }
 
