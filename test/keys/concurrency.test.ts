@@ -1,0 +1,97 @@
+// A revoke wins over concurrent edits: rotate and revoke racing on one node (over HTTP),
+// and rotate + patch on one replica concurrent with a revoke on another, merged both ways.
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { StoreApiKeyAuthenticator } from '../../src/auth/api-key-auth.ts'
+import { generateApiKey } from '../../src/auth/api-key-format.ts'
+import { createAccountChanges } from '../../src/state/account.ts'
+import { createKeyOps, readApiKey, revokeKeyChanges, rotateOldKeyChanges, updateKeyChanges } from '../../src/state/api-keys.ts'
+import { marketplaceKinds } from '../../src/state/kinds.ts'
+import { accountKey, apiKeyKey } from '../../src/state/model.ts'
+import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
+import { memoryLevelKv } from '../../src/store/level-kv.ts'
+import { Replica } from '../../src/store/replica.ts'
+import { FAST_RATE, startKeysDevnet, USER, type KeysDevnet } from './helpers.ts'
+
+let d: KeysDevnet
+before(async () => { d = await startKeysDevnet({ billing: { tiers: { ...FAST_RATE.tiers, free: { ...FAST_RATE.tiers.free, api_key_limit: 100 } } } }) })
+after(async () => { await d.close() })
+
+test('rotate and revoke sent together: the old key ends revoked, whichever ran first', async () => {
+  const jwt = await d.token(USER)
+  const outcomes = new Set<string>()
+  for (let i = 0; i < 8; i++) {
+    const k = await d.createKey(jwt, ['usage:read'])
+    const calls = [
+      d.as(jwt, 'POST', `/api-keys/${k.id}/rotate`, { grace_seconds: 3600 }),
+      d.as(jwt, 'DELETE', `/api-keys/${k.id}`),
+    ]
+    if (i % 2 === 1) calls.reverse()
+    const [a, b] = await Promise.all(calls)
+    outcomes.add(`${a!.status}/${b!.status}`)
+    const old = await d.as(jwt, 'GET', `/api-keys/${k.id}`)
+    assert.equal(old.body.status, 'revoked')
+    assert.equal((await d.req('GET', '/usage/stats', { 'x-api-key': k.key })).status, 401, 'the old secret is dead, grace or not')
+  }
+  // Every order is a legal outcome: rotate first (201, then revoke 200) or revoke first (rotate 409).
+  for (const o of outcomes) assert.ok(['201/200', '200/201', '409/200', '200/409'].includes(o), o)
+})
+
+async function replica (id: string): Promise<Replica> {
+  const r = new Replica({ replicaId: id, kv: memoryLevelKv(), kinds: marketplaceKinds() })
+  await r.start()
+  return r
+}
+
+async function exchange (a: Replica, b: Replica): Promise<void> {
+  const toB = await a.opsAfter(b.versionVector(), 10_000)
+  const toA = await b.opsAfter(a.versionVector(), 10_000)
+  await b.applyRemote(toB)
+  await a.applyRemote(toA)
+}
+
+test('rotate + rename on one replica, revoke on another: after merging both ways the old key is revoked on both', async () => {
+  const a = await replica('A')
+  const b = await replica('B')
+  try {
+    const now = 1_800_000_000_000
+    const { id: accountId, changes } = createAccountChanges(a, DEFAULT_BILLING_CONFIG, 'proj_demo', 'user@demo', now)
+    await a.commit(accountKey(accountId), changes!)
+    const gen = generateApiKey('test')
+    for (const op of createKeyOps(a, { keyId: gen.keyId, accountId, projectId: 'proj_demo', name: 'k', scopes: ['usage:read'], expiresAt: null, hash: gen.hash, at: now, by: 'user@demo' })) {
+      await a.commit(op.target, op.changes)
+    }
+    await exchange(a, b)
+    assert.equal(b.digest(), a.digest())
+
+    // Concurrently: A renames and rotates, B revokes.
+    const next = generateApiKey('test')
+    await a.commit(apiKeyKey(gen.keyId), updateKeyChanges(a, { name: 'renamed', scopes: ['usage:read', 'billing:read'] }, 'user@demo', now + 1))
+    for (const op of createKeyOps(a, { keyId: next.keyId, accountId, projectId: 'proj_demo', name: 'renamed', scopes: ['usage:read'], expiresAt: null, hash: next.hash, at: now + 2, by: 'user@demo', rotatedFrom: gen.keyId })) {
+      await a.commit(op.target, op.changes)
+    }
+    await a.commit(apiKeyKey(gen.keyId), rotateOldKeyChanges(a, next.keyId, now + 3_600_000, 'user@demo', now + 2))
+    await b.commit(apiKeyKey(gen.keyId), revokeKeyChanges(b, 'admin@demo', now + 1))
+    assert.equal(readApiKey(a, gen.keyId)!.revoked, false, 'not merged yet')
+
+    await exchange(a, b)
+    assert.equal(a.digest(), b.digest(), 'replicas converge')
+    for (const r of [a, b]) {
+      const old = readApiKey(r, gen.keyId)!
+      assert.equal(old.revoked, true)
+      assert.equal(old.name, 'renamed', 'the edit merged too, but does not undo the revoke')
+      assert.equal(old.rotatedTo, next.keyId)
+      const auth = new StoreApiKeyAuthenticator({ store: r, env: 'test', now: () => now + 10 })
+      assert.equal(auth.check(gen.display).code, 'REVOKED')
+      // The rotation's new secret was never exposed by the revoked one: it stays valid.
+      assert.equal(auth.check(next.display).code, 'VALID')
+    }
+    // Applying the same ops again (duplicates, other order) changes nothing.
+    const digest = a.digest()
+    await b.applyRemote(await a.opsAfter(new Map(), 10_000))
+    assert.equal(b.digest(), digest)
+  } finally {
+    await a.stop()
+    await b.stop()
+  }
+})
