@@ -97,31 +97,30 @@ function drain (s: AmState): AmState {
   }
 }
 
-/** Changes of `doc` in a canonical topological order: Kahn's algorithm, smallest hash first. */
-function canonicalChanges (doc: AmDoc): Uint8Array[] {
-  const all = Automerge.getAllChanges(doc).map((bytes) => ({ bytes, ...changeMeta(bytes) }))
-  const byHash = new Map(all.map((c) => [c.hash, c]))
+/** Hashes of `doc`'s changes in a canonical topological order: Kahn's algorithm, smallest hash first. */
+function canonicalOrder (meta: Array<{ hash: string, deps: string[] }>): string[] {
+  const known = new Set(meta.map((m) => m.hash))
   const indegree = new Map<string, number>()
   const children = new Map<string, string[]>()
-  for (const c of all) {
-    const deps = c.deps.filter((d) => byHash.has(d))
-    indegree.set(c.hash, deps.length)
+  for (const m of meta) {
+    const deps = m.deps.filter((d) => known.has(d))
+    indegree.set(m.hash, deps.length)
     for (const d of deps) {
       const list = children.get(d)
-      if (list === undefined) children.set(d, [c.hash])
-      else list.push(c.hash)
+      if (list === undefined) children.set(d, [m.hash])
+      else list.push(m.hash)
     }
   }
-  const ready = all.filter((c) => indegree.get(c.hash) === 0).map((c) => c.hash).sort()
-  const out: Uint8Array[] = []
+  const ready = meta.filter((m) => indegree.get(m.hash) === 0).map((m) => m.hash).sort()
+  const out: string[] = []
   while (ready.length > 0) {
     const h = ready.shift()!
-    out.push(byHash.get(h)!.bytes)
+    out.push(h)
     for (const child of children.get(h) ?? []) {
       const n = indegree.get(child)! - 1
       indegree.set(child, n)
       if (n === 0) {
-        // Insert keeping `ready` sorted (catalog docs are small: linear insert is fine).
+        // Insert keeping `ready` sorted (it holds only concurrent changes: short).
         let i = 0
         while (i < ready.length && ready[i]! < child) i++
         ready.splice(i, 0, child)
@@ -131,14 +130,28 @@ function canonicalChanges (doc: AmDoc): Uint8Array[] {
   return out
 }
 
+/** `save` of `doc` rebuilt by applying its changes in canonical order (the slow path, exported for tests). */
+export function rebuildSave (doc: AmDoc): Uint8Array {
+  const backend = Automerge.getBackend(doc)
+  const changes = canonicalOrder(Automerge.getChangesMetaSince(doc, [])).map((h) => backend.getChangeByHash(h)!)
+  const [rebuilt] = Automerge.applyChanges(Automerge.init<unknown>(), changes)
+  return Automerge.save(rebuilt)
+}
+
 const savedCache = new WeakMap<object, Uint8Array>()
 
-/** `save` of the doc rebuilt in canonical change order: equal change sets, equal bytes. */
+/**
+ * `save` as if the doc's changes had been applied in canonical order: equal change sets,
+ * equal bytes. `save` depends only on the order of the doc's history, so a doc whose
+ * history already is in canonical order (always, for a linear history) is saved as is;
+ * otherwise it is rebuilt.
+ */
 export function canonicalSave (doc: AmDoc): Uint8Array {
   const hit = savedCache.get(doc as object)
   if (hit !== undefined) return hit
-  const [rebuilt] = Automerge.applyChanges(Automerge.init<unknown>(), canonicalChanges(doc))
-  const bytes = Automerge.save(rebuilt)
+  const meta = Automerge.getChangesMetaSince(doc, [])
+  const order = canonicalOrder(meta)
+  const bytes = order.every((h, i) => h === meta[i]!.hash) ? Automerge.save(doc) : rebuildSave(doc)
   savedCache.set(doc as object, bytes)
   return bytes
 }

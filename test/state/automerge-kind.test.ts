@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import * as Automerge from '@automerge/automerge'
 import { decodeWith, encodeWith } from '../../crdt/codec.ts'
 import { CrdtError } from '../../crdt/errors.ts'
-import { actorFor, automergeType as T, makeChange, MAX_DELTA_CHANGES, type AmState } from '../../src/state/automerge-kind.ts'
+import { actorFor, automergeType as T, canonicalSave, makeChange, MAX_DELTA_CHANGES, rebuildSave, type AmState } from '../../src/state/automerge-kind.ts'
 import { assertDecodeError, checkLaws } from '../crdt/laws.ts'
 
 const seed = process.env.FORMSTATE_SEED !== undefined ? Number(process.env.FORMSTATE_SEED) : Math.floor(Math.random() * 2 ** 31)
@@ -75,7 +75,19 @@ test('automerge.v1: every order of delivery ends in the same doc, value and byte
     assert.ok(T.equals(s, inOrder))
     assert.deepEqual(T.value(s), T.value(inOrder))
     assert.deepEqual(enc(s), enc(inOrder))
+    // Fast path (history already canonical: save as is) and rebuild agree byte for byte.
+    assert.deepEqual(canonicalSave(s.doc), rebuildSave(s.doc))
   }), { numRuns: 15 })
+  assert.deepEqual(canonicalSave(inOrder.doc), rebuildSave(inOrder.doc))
+})
+
+test('automerge.v1: a linear history is saved as is (the fast path is plain save)', () => {
+  let s = T.apply(T.empty(), [ALL[0]!])
+  for (let i = 0; i < 5; i++) {
+    const c = makeChange<D>(s.doc as Automerge.Doc<D>, ACTORS[i % 3]!, `l${i}`, (d) => { d.name = `l${i}` }, 5_000)!
+    s = T.apply(s, [c])
+  }
+  assert.deepEqual(canonicalSave(s.doc), Automerge.save(s.doc))
 })
 
 test('automerge.v1: a change waiting for its dependency survives encode/decode, then applies', () => {
