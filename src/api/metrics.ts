@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks'
 import type { Middleware } from 'koa'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { ReplicaStore } from '../store/types.ts'
-import type { ReplicationEventView, ReplicationView } from './replication-view.ts'
+import type { ReplicationEventView, ReplicationStatusView, ReplicationView } from './replication-view.ts'
 import type { ApiState } from './router.ts'
 
 /** Most distinct network-supplied label values kept per metric (then `other`). */
@@ -75,24 +75,8 @@ export function createApiMetrics (opts: MetricsOptions): ApiMetrics {
   // Gauges read when scraped: the status is computed then, never kept up to date per op.
   new Gauge({ name: 'formstate_oplog_length', help: 'Ops in this replica\'s log', registers, collect () { this.set(store.logLength()) } })
   new Gauge({ name: 'formstate_vv_gaps', help: 'Origins with ops buffered past a gap', registers, collect () { this.set(store.gaps().size) } })
-  const peerLabel = capped(MAX_LABEL_VALUES)
-  new Gauge({
-    name: 'formstate_replication_lag_ops', help: 'Ops a peer has that this replica lacks (as of its last vector)', labelNames: ['peer'] as const, registers,
-    collect () { this.reset(); for (const [id, p] of Object.entries(replication?.status().peers ?? {})) this.set({ peer: peerLabel(id) }, p.lagOps) },
-  })
-  new Gauge({
-    name: 'formstate_replication_lag_seconds', help: 'How long this replica has been behind a peer (0 when caught up)', labelNames: ['peer'] as const, registers,
-    collect () { this.reset(); for (const [id, p] of Object.entries(replication?.status().peers ?? {})) this.set({ peer: peerLabel(id) }, p.lagMs / 1000) },
-  })
-  new Gauge({
-    name: 'formstate_peer_connected', help: 'Cluster members and whether this node is connected to them (1) or not (0)', labelNames: ['peer'] as const, registers,
-    collect () {
-      this.reset()
-      const st = replication?.status()
-      for (const m of st?.members ?? []) if (m.id !== st?.peerId) this.set({ peer: peerLabel(m.id) }, m.connected ? 1 : 0)
-    },
-  })
-  new Gauge({ name: 'formstate_queue_reader_running', help: '1 when the gossip queue reader is applying batches (absent on a devnet)', registers, collect () { if (replication !== undefined) this.set(replication.status().readerRunning ? 1 : 0) } })
+  // Replication gauges exist only where there is replication (a devnet shows none).
+  const newScrape = replication !== undefined ? replicationGauges(replication, registers) : () => {}
 
   // Per-op hot path: cache the labelled child per origin instead of hashing labels each time.
   const originLabel = capped(MAX_LABEL_VALUES)
@@ -143,6 +127,7 @@ export function createApiMetrics (opts: MetricsOptions): ApiMetrics {
     registry,
     httpMiddleware,
     async render () {
+      newScrape()
       return { contentType: registry.contentType, text: await registry.metrics() }
     },
     close () {
@@ -153,3 +138,31 @@ export function createApiMetrics (opts: MetricsOptions): ApiMetrics {
 }
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+
+/**
+ * Lag, connectivity and reader gauges, computed from one status() per scrape. Returns the
+ * function that starts a new scrape (forgets the status).
+ */
+function replicationGauges (replication: ReplicationView, registers: Registry[]): () => void {
+  const peerLabel = capped(MAX_LABEL_VALUES)
+  let cached: ReplicationStatusView | undefined
+  const status = (): ReplicationStatusView => (cached ??= replication.status())
+  new Gauge({
+    name: 'formstate_replication_lag_ops', help: 'Ops a peer has that this replica lacks (as of its last vector)', labelNames: ['peer'] as const, registers,
+    collect () { this.reset(); for (const [id, p] of Object.entries(status().peers)) this.set({ peer: peerLabel(id) }, p.lagOps) },
+  })
+  new Gauge({
+    name: 'formstate_replication_lag_seconds', help: 'How long this replica has been behind a peer (0 when caught up)', labelNames: ['peer'] as const, registers,
+    collect () { this.reset(); for (const [id, p] of Object.entries(status().peers)) this.set({ peer: peerLabel(id) }, p.lagMs / 1000) },
+  })
+  new Gauge({
+    name: 'formstate_peer_connected', help: 'Cluster members other than this node: connected (1) or not (0)', labelNames: ['peer'] as const, registers,
+    collect () {
+      this.reset()
+      const st = status()
+      for (const m of st.members) if (m.id !== st.peerId) this.set({ peer: peerLabel(m.id) }, m.connected ? 1 : 0)
+    },
+  })
+  new Gauge({ name: 'formstate_queue_reader_running', help: '1 when the gossip queue reader is applying batches', registers, collect () { this.set(status().readerRunning ? 1 : 0) } })
+  return () => { cached = undefined }
+}
