@@ -16,9 +16,10 @@
  * keeps the old state must `clone` first — as the store does.
  *
  * Encoding: `save` is not canonical (its bytes depend on the order changes were applied),
- * and the store digests `encodeState` bytes. So we save a doc rebuilt with the changes in
- * a canonical topological order (ties broken by hash), cached per doc object (docs are
- * immutable: every edit yields a new object).
+ * and the store digests `encodeState` bytes. So we save the doc as if its changes had been
+ * applied in a canonical topological order (ties broken by hash): as is when its history
+ * already is in that order, else rebuilt; cached per doc object (docs are immutable:
+ * every edit yields a new object).
  */
 import { createHash } from 'node:crypto'
 import * as Automerge from '@automerge/automerge'
