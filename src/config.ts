@@ -264,3 +264,11 @@ export function loadConfig (argv: readonly string[], opts: ParseOptions = {}): C
   return parseConfig(argv, process.env, opts)
 }
 
+/**
+ * The operator CLI's bearer token from `FORMSTATE_TOKEN` (empty counts as unset), for
+ * `formstate inspect` when `--token` is not given. Tests pass `env`.
+ */
+export function cliTokenFromEnv (env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
+  const t = env.FORMSTATE_TOKEN
+  return t !== undefined && t !== '' ? t : undefined
+}
