@@ -16,7 +16,7 @@ before(async () => {
 })
 after(async () => { await d.close() })
 
-const ROUTES = () => ['/admin/replica', `/admin/replica/accounts/${userId}`, '/admin/replica/ops', '/admin/replica/digests']
+const ROUTES = () => ['/admin/replica', `/admin/replica/accounts/${userId}`, `/admin/replica/entity?target=acct/${userId}`, '/admin/replica/ops', '/admin/replica/digests']
 
 test('role matrix: admin and service 200; developer, user 403; API-key-less caller 401', async () => {
   const callers: Array<[string, Caller, number, string?]> = [
@@ -98,6 +98,8 @@ test('a write shows up in the op log, the vector, the digest and the account\'s 
   assert.equal(typeof owner.state.t.wall, 'number')
   assert.equal(typeof owner.state.r, 'string')
   assert.equal(acct.body.account.digest, d.node.store.entityDigests(`acct/${userId}`).get(`acct/${userId}`))
+  const entity = await d.call(admin, 'GET', `/admin/replica/entity?target=${encodeURIComponent(`acct/${userId}`)}`)
+  assert.deepEqual(entity.body, acct.body.account)
 })
 
 test('ops without origin list every origin from the start; limit bounds the page and next continues it', async () => {
@@ -124,9 +126,11 @@ test('bad ops / digests / accounts input is a 400 naming the field; unknown acco
     ['/admin/replica/digests?limit=100001', 'invalid_field', 'limit'],
     ['/admin/replica?digest=maybe', 'invalid_field', 'digest'],
     ['/admin/replica/accounts/not-an-id', 'invalid_field', 'id'],
+    ['/admin/replica/entity', 'invalid_field', 'target'],
   ]
   for (const [path, code, field] of bad) assertProblem(await d.call(admin, 'GET', path), 400, code, field)
   assertProblem(await d.call(admin, 'GET', `/admin/replica/accounts/acc_${'0'.repeat(24)}`), 404, 'not_found')
+  assertProblem(await d.call(admin, 'GET', '/admin/replica/entity?target=nope/1'), 404, 'not_found', 'target')
 })
 
 test('digests: sorted, paginated with after/next, prefix filters, whole-state digest included', async () => {
@@ -152,4 +156,26 @@ test('digests: sorted, paginated with after/next, prefix filters, whole-state di
   assert.ok(accts.body.entities.every((e: { target: string }) => e.target.startsWith('acct/')))
   const mine = accts.body.entities.find((e: { target: string }) => e.target === `acct/${userId}`)
   assert.equal(mine.digest, d.node.store.entityDigests(`acct/${userId}`).get(`acct/${userId}`))
+})
+
+test('an account\'s API keys are shown with their raw state; the secret hash never is (entity, account, ops)', async () => {
+  const userJwt = await d.token(USER, 'user')
+  const created = await d.call({ token: userJwt }, 'POST', '/api-keys/create', { body: { name: 'inspect me', scopes: ['usage:read'] } })
+  assert.equal(created.status, 201, created.text)
+  const keyId = created.body.id as string
+  const hash = d.node.store.fieldValue(`key/${keyId}`, 'hash') as string
+  assert.match(hash, /^[0-9a-f]{64}$/)
+
+  const acct = await d.call(admin, 'GET', `/admin/replica/accounts/${userId}`)
+  const key = acct.body.keys.find((k: { target: string }) => k.target === `key/${keyId}`)
+  assert.ok(key !== undefined, JSON.stringify(acct.body.keys.map((k: { target: string }) => k.target)))
+  assert.equal(key.fields.name.value, 'inspect me')
+  assert.equal(key.fields.account.value, userId)
+  assert.deepEqual(key.fields.hash, { kind: 'lww.v1', value: '[redacted]', state: '[redacted]' })
+  const entity = await d.call(admin, 'GET', `/admin/replica/entity?target=key/${keyId}`)
+  assert.equal(entity.body.fields.hash.value, '[redacted]')
+  const ops = await d.call(admin, 'GET', `/admin/replica/ops?origin=${d.node.store.replicaId}&after=0&limit=1000`)
+  assert.match(ops.text, new RegExp(`key/${keyId}`))
+  for (const r of [acct, entity, ops]) assert.ok(!r.text.includes(hash), 'hash leaked')
+  assert.ok(!ops.text.includes(created.body.key))
 })

@@ -1,8 +1,9 @@
 /**
  * Operator inspection of the replica (issue 5):
  * `GET /admin/replica` (where this replica stands), `GET /admin/replica/accounts/:id` (raw
- * CRDT state with each replica's contribution), `GET /admin/replica/ops` (the op log,
- * decoded), `GET /admin/replica/digests` (per-entity digests, to locate a difference).
+ * CRDT state with each replica's contribution; `/admin/replica/entity?target=` for any
+ * entity), `GET /admin/replica/ops` (the op log, decoded), `GET /admin/replica/digests`
+ * (per-entity digests, to locate a difference).
  *
  * Who: an `admin` JWT or a service. These views are replica-wide (every project's
  * entities), so in a multi-tenant deployment hand admin tokens for them to operators only;
@@ -96,6 +97,24 @@ export function registerAdminRoutes (table: RouteTable, deps: ApiDeps): void {
       if (account === undefined) throw new FormStateError('not_found', `no entity ${accountKey(params.id)} on this replica`, { field: 'id' })
       const keys = apiKeyIds(store, params.id).sort().flatMap((k) => entityJson(store, apiKeyKey(k)) ?? [])
       return { id: params.id, account, keys }
+    },
+  }))
+
+  table.add(defineRoute({
+    method: 'GET',
+    path: '/admin/replica/entity',
+    summary: 'Raw CRDT state of any entity by key (acct/…, key/…, model/…), with each replica\'s contribution',
+    description: 'What `formstate inspect diff` reads for an entity whose digest differs. Key hashes are redacted.',
+    tag: 'admin',
+    auth: ['jwt', 'service'],
+    query: z.strictObject({ target: z.string().min(1).max(1024).describe('entity key, e.g. acct/acc_…') }),
+    errors: ['forbidden', 'not_found'],
+    response: entitySchema,
+    handler: ({ principal, query }) => {
+      operatorOnly(principal)
+      const e = entityJson(store, query.target)
+      if (e === undefined) throw new FormStateError('not_found', 'no such entity on this replica', { field: 'target' })
+      return e
     },
   }))
 
