@@ -16,6 +16,7 @@ import { statusLatticeType } from '../crdt/lattice.ts'
 import { lwwSet, lwwType } from '../crdt/lww.ts'
 import { pnDecrementKey, pnGrant, pnIncrementKey, type PnCounter, pncounterType } from '../crdt/pncounter.ts'
 import { recordType } from '../crdt/record.ts'
+import { rng } from '../test/support/seed.ts'
 
 export interface CrdtBenchOptions {
   /** Increments in the main workload (default 200,000). */
@@ -34,20 +35,9 @@ export interface CrdtBenchOptions {
 
 const REPLICAS = ['node-a', 'node-b', 'node-c']
 
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** The workload: (account, replica) per increment, from a seeded PRNG. */
 function workload (n: number, accounts: number, seed: number): Uint32Array {
-  const rnd = mulberry32(seed)
+  const rnd = rng(seed)
   const w = new Uint32Array(n * 2)
   for (let i = 0; i < n; i++) { w[2 * i] = Math.floor(rnd() * accounts); w[2 * i + 1] = Math.floor(rnd() * REPLICAS.length) }
   return w

@@ -9,6 +9,7 @@ import { parseConfig } from '../../src/config.ts'
 import { startDevnet, type RunningNode } from '../../src/node.ts'
 import { accountIdFor } from '../../src/state/model.ts'
 import { SEED_PROJECT } from '../../src/state/seed.ts'
+export { testSeed } from '../support/seed.ts'
 
 export const SERVICE = 'billing-frontend'
 export const SERVICE_SECRET = 'svc-secret-0123456789abcdef'
@@ -108,10 +109,3 @@ export const ADMIN = 'admin@demo'
 export const DEVELOPER = 'dev@demo'
 export const USER = 'user@demo'
 
-/** The seed for fast-check / random tests: FORMSTATE_SEED, else random; printed for replay. */
-export function testSeed (label: string): number {
-  const fixed = process.env.FORMSTATE_SEED
-  const seed = fixed !== undefined && fixed !== '' ? Number(fixed) : Math.floor(Math.random() * 2 ** 31)
-  console.log(`${label} seed ${seed} (replay: FORMSTATE_SEED=${seed})`)
-  return seed
-}

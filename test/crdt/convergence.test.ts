@@ -18,6 +18,7 @@ import { lwwSet, lwwType } from '../../crdt/lww.ts'
 import { pnDecrementKey, pnGrant, pnIncrementKey, pncounterType } from '../../crdt/pncounter.ts'
 import { recordType } from '../../crdt/record.ts'
 import type { AnyCrdtType } from '../../crdt/types.ts'
+import { rng } from '../support/seed.ts'
 
 const status = statusLatticeType('conv.keystatus.v1', ['active', 'revoked'] as const)
 const apiKey = recordType('conv.apikey.v1', { name: lwwType, status, uses: gcounterType })
@@ -36,22 +37,11 @@ const NAMES = Object.keys(FIELDS)
 const N = 5
 const IDS = Array.from({ length: N }, (_, i) => `r${i}`)
 
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 type Replica = Record<string, unknown>
 interface Msg { to: number; field: string; bytes: Uint8Array }
 
 function runScenario (seed: number, steps: number): void {
-  const rnd = mulberry32(seed)
+  const rnd = rng(seed)
   const int = (n: number) => Math.floor(rnd() * n)
   const reps: Replica[] = IDS.map(() => Object.fromEntries(NAMES.map((f) => [f, FIELDS[f]!.empty()])))
   let now = 1_000

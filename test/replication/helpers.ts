@@ -9,6 +9,7 @@ import { Replica } from '../../src/store/replica.ts'
 import type { Change } from '../../src/store/types.ts'
 import { loadOrCreateIdentity, type NodeIdentity } from '../../src/replication/identity.ts'
 import { Replicator, type ReplicatorOptions } from '../../src/replication/replicator.ts'
+export { rng, testSeed as seedFromEnv } from '../support/seed.ts'
 
 export const kinds = defaultKinds()
 
@@ -63,22 +64,3 @@ export function tempDir (): { dir: string, cleanup: () => void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
-/** Seeded PRNG (mulberry32). */
-export function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-/** Seed from REPL_SEED or random; printed so a failure can be replayed. */
-export function seedFromEnv (name: string): number {
-  const s = process.env.REPL_SEED
-  const seed = s !== undefined ? Number(s) : Math.floor(Math.random() * 2 ** 31)
-  console.log(`${name}: seed ${seed} (replay with REPL_SEED=${seed})`)
-  return seed
-}

@@ -7,6 +7,7 @@ import { defaultKinds } from '../../src/store/kinds.ts'
 import { classicLevelKv, memoryLevelKv } from '../../src/store/level-kv.ts'
 import { Replica, type ReplicaOptions } from '../../src/store/replica.ts'
 import type { Change, Op } from '../../src/store/types.ts'
+export { rng, testSeed as seedFromEnv } from '../support/seed.ts'
 
 export const kinds = defaultKinds()
 
@@ -36,21 +37,3 @@ export function tempDir (): { dir: string; open: (replicaId: string, extra?: Par
   }
 }
 
-/** Seeded PRNG (mulberry32); tests print the seed and read STORE_SEED to replay. */
-export function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-export function seedFromEnv (name: string): number {
-  const s = process.env.STORE_SEED
-  const seed = s !== undefined ? Number(s) : Math.floor(Math.random() * 2 ** 31)
-  console.log(`${name}: seed ${seed} (replay with STORE_SEED=${seed})`)
-  return seed
-}
