@@ -27,10 +27,12 @@ export const ERROR_STATUS = {
   wrong_project: 403,
   // 404 / 405 / 409
   not_found: 404,
+  not_configured: 404, // a feature this node was not configured for (e.g. no Stripe webhook secret)
   method_not_allowed: 405,
   conflict: 409,
   idempotency_conflict: 409,
   already_exists: 409,
+  agent_not_hired: 409, // invoking an agent the account has not hired
   // 402 — plan limits
   credits_insufficient: 402,
   agent_slots_exhausted: 402,
