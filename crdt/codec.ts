@@ -104,6 +104,39 @@ export class Writer {
   }
 }
 
+/** Strings up to this many bytes go through the decode cache. */
+const SHORT_MAX = 64
+const CACHE_SLOTS = 4096 // power of two; bounded: at most this many strings kept alive
+const cache: string[] = new Array<string>(CACHE_SLOTS).fill('')
+
+/**
+ * `buf[start, start + n)` as a string if it is all ASCII, else undefined. A direct-mapped
+ * cache keyed by an FNV-1a hash of the bytes: a hit returns the string built before
+ * (shared, and no allocation), a miss builds a flat string and takes the slot. Strings
+ * that recur (replica ids, keys, names) stay resident; one-off strings only evict each
+ * other. Memory is bounded whatever the input, so hostile bytes cannot grow it.
+ */
+function shortAscii (buf: Uint8Array, start: number, n: number): string | undefined {
+  let h = 0x811c9dc5 ^ n
+  for (let i = 0; i < n; i++) {
+    const b = buf[start + i]!
+    if (b >= 0x80) return undefined
+    h = Math.imul(h ^ b, 0x01000193)
+  }
+  const slot = (h ^ (h >>> 16)) & (CACHE_SLOTS - 1)
+  const hit = cache[slot]!
+  if (hit.length === n) {
+    let i = 0
+    while (i < n && hit.charCodeAt(i) === buf[start + i]) i++
+    if (i === n) return hit
+  }
+  // fromCharCode over the bytes builds one flat string (`+=` per char makes cons strings
+  // past 12 chars: more objects, and a flatten on first hash).
+  const s = n === 0 ? '' : String.fromCharCode.apply(null, buf.subarray(start, start + n) as unknown as number[])
+  cache[slot] = s
+  return s
+}
+
 export class Reader {
   pos = 0
   // Created on first f64 read: most decodes never need it, and it costs an allocation.
@@ -189,24 +222,21 @@ export class Reader {
     return out
   }
 
-  string (): string {
-    const n = this.length()
+  /**
+   * A length-prefixed UTF-8 string of at most `max` bytes. Short ASCII strings (replica
+   * ids, counter keys, field names, kind tags, small values: nearly all of them) go
+   * through a small shared cache, so the same bytes decode to the same string object:
+   * a replica that decodes the id `node-1` from a million ops holds it once, not a million
+   * times (24 bytes each). Anything else goes through the validating decoder.
+   */
+  string (max = MAX_LENGTH): string {
+    const n = this.length(max)
     this.need(n)
-    // Short ASCII (ids, keys) is most strings: build it directly, TextDecoder's call
-    // overhead dominates at this size. Anything else goes through the validating decoder.
-    if (n <= 32) {
-      const buf = this.buf
-      const start = this.pos
-      let ascii = ''
-      let i = 0
-      for (; i < n; i++) {
-        const b = buf[start + i]!
-        if (b >= 0x80) break
-        ascii += String.fromCharCode(b)
-      }
-      if (i === n) {
+    if (n <= SHORT_MAX) {
+      const s = shortAscii(this.buf, this.pos, n)
+      if (s !== undefined) {
         this.pos += n
-        return ascii
+        return s
       }
     }
     let s: string

@@ -76,30 +76,13 @@ function writeBody (w: Writer, op: Op, kinds: KindRegistry): void {
   }
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
-
 /**
- * A length-prefixed string. Short ASCII (ids, field names, kind tags: nearly all of them)
- * is built directly, which is several times faster than TextDecoder on tiny inputs.
+ * A length-prefixed string. The codec's reader shares one string object per distinct short
+ * ASCII value (origins, field names, kind tags, targets seen again), so ops decoded by the
+ * million do not each carry their own copies into the state they are applied to.
  */
 function readString (r: Reader): string {
-  const n = r.length(MAX_NAME * 4)
-  const b = r.raw(n)
-  if (n <= 64) {
-    let s = ''
-    let i = 0
-    for (; i < n; i++) {
-      const c = b[i]!
-      if (c >= 0x80) break
-      s += String.fromCharCode(c)
-    }
-    if (i === n) return s
-  }
-  try {
-    return utf8.decode(b)
-  } catch {
-    throw new FormStateError('decode_invalid', 'string is not valid UTF-8')
-  }
+  return r.string(MAX_NAME * 4)
 }
 
 function readBody (r: Reader, kinds: KindRegistry, remember = true): Op {
