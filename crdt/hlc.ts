@@ -24,8 +24,22 @@ export function encodeHlc (w: Writer, t: Hlc): void {
   w.uint(t.wall).uint(t.logical)
 }
 
+/** The last timestamp decoded (frozen, so sharing it is safe). */
+let lastDecoded: Hlc = HLC_ZERO
+
+/**
+ * Decode a timestamp. Runs of equal timestamps (every LWW field of a record written by one
+ * op carries the op's time) decode to one shared frozen object instead of one object plus
+ * a boxed `wall` number each, ~56 bytes per field held in memory. Timestamps are never
+ * mutated (`Hlc` is readonly; clocks build new ones), so sharing is invisible.
+ */
 export function decodeHlc (r: Reader): Hlc {
-  return { wall: r.uint(), logical: r.uint() }
+  const wall = r.uint()
+  const logical = r.uint()
+  const last = lastDecoded
+  if (last.wall === wall && last.logical === logical) return last
+  lastDecoded = Object.freeze({ wall, logical })
+  return lastDecoded
 }
 
 /**
