@@ -1,10 +1,12 @@
 /**
  * The in-memory state: entity key → fields, each field a CRDT state of one kind.
  *
- * An entity is a flat array `[field0, kind0, state0, field1, kind1, state1, …]` sorted by
- * field name, not a `Map`: an empty Map costs ~190 bytes of heap, which alone would eat a
- * fifth of the ≤ 1 KB per-account budget. Field and kind names are interned, so the
- * thousands of accounts holding `credits` share one string.
+ * An entity is a flat array `[shape, state0, state1, …]`, not a `Map`: an empty Map costs
+ * ~190 bytes of heap, which alone would eat a fifth of the ≤ 1 KB per-account budget. The
+ * shape is the entity's sorted `[field0, kind0, field1, kind1, …]` list, shared by every
+ * entity with the same fields (like a hidden class): 100k accounts holding `credits` and
+ * three usage counters point at one shape instead of each carrying two slots per field
+ * (~72 bytes per 5-field entity). Field and kind names are interned.
  */
 import type { Reader, Writer } from '../../crdt/codec.ts'
 import type { AnyCrdtType } from '../../crdt/types.ts'
@@ -12,24 +14,43 @@ import { FormStateError } from '../errors.ts'
 import { toFormStateError } from './errors.ts'
 import type { Change, FieldState, KindRegistry } from './types.ts'
 
-/** `[field, kind, state, …]` sorted by field. */
+/** `[field0, kind0, field1, kind1, …]` sorted by field; frozen, shared between entities. */
+type Shape = readonly string[]
+/** `[shape, state0, state1, …]`: state i belongs to the shape's i-th field. */
 export type Entity = unknown[]
 
-const STRIDE = 3
 /** Interning stops past this many names so hostile field names cannot grow it forever. */
 const MAX_INTERNED = 100_000
+/** Likewise for shapes: past this many, new shapes are used unshared (still correct). */
+const MAX_SHAPES = 100_000
+const NO_FIELDS: Shape = Object.freeze([])
 
+/** Field index `i` (state at `e[1 + i]`) of `field`, or `~insertAt` when absent. */
 function find (e: Entity, field: string): number {
+  const shape = e[0] as Shape
   let lo = 0
-  let hi = e.length / STRIDE
+  let hi = shape.length >> 1
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    const f = e[mid * STRIDE] as string
-    if (f === field) return mid * STRIDE
+    const f = shape[mid << 1]!
+    if (f === field) return mid
     if (f < field) lo = mid + 1
     else hi = mid
   }
-  return ~(lo * STRIDE)
+  return ~lo
+}
+
+function kindAt (e: Entity, i: number): string {
+  return (e[0] as Shape)[(i << 1) + 1]!
+}
+
+function fieldAt (e: Entity, i: number): string {
+  return (e[0] as Shape)[i << 1]!
+}
+
+/** Number of fields of an entity. */
+function width (e: Entity): number {
+  return e.length - 1
 }
 
 /** A staged field update: computed in full before any is installed, so an op is atomic. */
@@ -38,6 +59,7 @@ interface Staged { field: string; kind: string; state: unknown }
 export class StateMap {
   private readonly entities = new Map<string, Entity>()
   private readonly names = new Map<string, string>()
+  private readonly shapes = new Map<string, Shape>()
 
   constructor (private readonly kinds: KindRegistry) {}
 
@@ -50,6 +72,17 @@ export class StateMap {
     if (hit !== undefined) return hit
     if (this.names.size < MAX_INTERNED) this.names.set(s, s)
     return s
+  }
+
+  /** The shared shape with these `[field, kind, …]` pairs (interned names). */
+  private shape (pairs: string[]): Shape {
+    const key = pairs.join('\0')
+    const hit = this.shapes.get(key)
+    if (hit !== undefined) return hit
+    for (let i = 0; i < pairs.length; i++) pairs[i] = this.intern(pairs[i]!)
+    const shape = Object.freeze(pairs)
+    if (this.shapes.size < MAX_SHAPES) this.shapes.set(key, shape)
+    return shape
   }
 
   private typeOf (kind: string): AnyCrdtType {
@@ -65,7 +98,7 @@ export class StateMap {
       const c = changes[i]!
       this.typeOf(c.kind)
       const at = e === undefined ? -1 : find(e, c.field)
-      const held = at >= 0 ? (e![at + 1] as string) : undefined
+      const held = at >= 0 ? kindAt(e!, at) : undefined
       if (held !== undefined && held !== c.kind) throw new FormStateError('invalid_op', `field ${c.field} of ${target} holds ${held}, not ${c.kind}`, { field: c.field })
       for (let j = 0; j < i; j++) {
         if (changes[j]!.field === c.field && changes[j]!.kind !== c.kind) throw new FormStateError('invalid_op', `field ${c.field} given two kinds`, { field: c.field })
@@ -88,7 +121,7 @@ export class StateMap {
       if (prev !== undefined) state = prev.state
       else {
         const at = e === undefined ? -1 : find(e, c.field)
-        state = at >= 0 ? type.clone(e![at + 2]) : type.empty()
+        state = at >= 0 ? type.clone(e![1 + at]) : type.empty()
       }
       try {
         state = type.apply(state, c.delta)
@@ -98,25 +131,30 @@ export class StateMap {
       if (prev !== undefined) prev.state = state
       else staged.push({ field: c.field, kind: type.kind, state })
     }
-    let ent = e ?? []
+    let ent = e ?? [NO_FIELDS]
     for (const s of staged) ent = this.install(ent, s.field, s.kind, s.state)
     if (ent !== e) this.entities.set(target, ent)
   }
 
   /**
-   * Set a field; returns the entity (a new array when a field was added). New fields build
-   * an exact-size array: `splice` leaves ~16 slots of slack, ~140 bytes per entity.
+   * Set a field; returns the entity (a new exact-size array when a field was added: growing
+   * an array in place leaves ~16 slots of slack, ~140 bytes per entity).
    */
   private install (e: Entity, field: string, kind: string, state: unknown): Entity {
     const at = find(e, field)
-    if (at >= 0) { e[at + 2] = state; return e }
+    if (at >= 0) { e[1 + at] = state; return e }
     const pos = ~at
-    const out = new Array(e.length + STRIDE)
-    for (let i = 0; i < pos; i++) out[i] = e[i]
-    out[pos] = this.intern(field)
-    out[pos + 1] = this.intern(kind)
-    out[pos + 2] = state
-    for (let i = pos; i < e.length; i++) out[i + STRIDE] = e[i]
+    const old = e[0] as Shape
+    const pairs = new Array<string>(old.length + 2)
+    for (let i = 0; i < pos << 1; i++) pairs[i] = old[i]!
+    pairs[pos << 1] = field
+    pairs[(pos << 1) + 1] = kind
+    for (let i = pos << 1; i < old.length; i++) pairs[i + 2] = old[i]!
+    const out = new Array(e.length + 1)
+    out[0] = this.shape(pairs)
+    for (let i = 1; i <= pos; i++) out[i] = e[i]
+    out[1 + pos] = state
+    for (let i = 1 + pos; i < e.length; i++) out[i + 1] = e[i]
     return out
   }
 
@@ -128,7 +166,7 @@ export class StateMap {
     const e = this.entities.get(target)
     if (e === undefined) return undefined
     const at = find(e, field)
-    return at >= 0 ? { kind: e[at + 1] as string, state: e[at + 2] } : undefined
+    return at >= 0 ? { kind: kindAt(e, at), state: e[1 + at] } : undefined
   }
 
   /** Fields of an entity, in field order, as fresh `FieldState` objects over the live states. */
@@ -136,7 +174,7 @@ export class StateMap {
     const e = this.entities.get(target)
     if (e === undefined) return undefined
     const m = new Map<string, FieldState>()
-    for (let i = 0; i < e.length; i += STRIDE) m.set(e[i] as string, { kind: e[i + 1] as string, state: e[i + 2] })
+    for (let i = 0; i < width(e); i++) m.set(fieldAt(e, i), { kind: kindAt(e, i), state: e[1 + i] })
     return m
   }
 
@@ -150,11 +188,11 @@ export class StateMap {
   /** Canonical encoding of one entity's fields (field order; states by their kind). */
   encodeEntity (w: Writer, target: string): void {
     const e = this.entities.get(target)!
-    w.uint(e.length / STRIDE)
-    for (let i = 0; i < e.length; i += STRIDE) {
-      const kind = e[i + 1] as string
-      w.string(e[i] as string).string(kind)
-      this.typeOf(kind).encodeState(w, e[i + 2])
+    w.uint(width(e))
+    for (let i = 0; i < width(e); i++) {
+      const kind = kindAt(e, i)
+      w.string(fieldAt(e, i)).string(kind)
+      this.typeOf(kind).encodeState(w, e[1 + i])
     }
   }
 
@@ -179,19 +217,21 @@ export class StateMap {
     if (e !== undefined) {
       for (const s of incoming) {
         const at = find(e, s.field)
-        if (at >= 0 && e[at + 1] !== s.kind) throw new FormStateError('invalid_op', `field ${s.field} of ${target} holds ${String(e[at + 1])}, snapshot has ${s.kind}`)
+        if (at >= 0 && kindAt(e, at) !== s.kind) throw new FormStateError('invalid_op', `field ${s.field} of ${target} holds ${kindAt(e, at)}, snapshot has ${s.kind}`)
       }
     } else if (incoming.length > 0) {
       // Fields arrive sorted: build the entity in one exact-size array.
-      const out = new Array(incoming.length * STRIDE)
-      incoming.forEach((s, i) => { out[i * STRIDE] = this.intern(s.field); out[i * STRIDE + 1] = this.intern(s.kind); out[i * STRIDE + 2] = s.state })
+      const pairs = new Array<string>(incoming.length * 2)
+      const out = new Array(incoming.length + 1)
+      incoming.forEach((s, i) => { pairs[i * 2] = s.field; pairs[i * 2 + 1] = s.kind; out[1 + i] = s.state })
+      out[0] = this.shape(pairs)
       this.entities.set(target, out)
       return
     }
     if (e === undefined) return
     for (const s of incoming) {
       const at = find(e, s.field)
-      if (at >= 0) e[at + 2] = this.typeOf(s.kind).merge(e[at + 2], s.state)
+      if (at >= 0) e[1 + at] = this.typeOf(s.kind).merge(e[1 + at], s.state)
       else e = this.install(e, s.field, s.kind, s.state)
     }
     this.entities.set(target, e)
@@ -205,20 +245,25 @@ export class StateMap {
     for (const [t, oe] of other.entities) {
       const e = this.entities.get(t)
       if (e === undefined) continue
-      for (let i = 0; i < oe.length; i += STRIDE) {
-        const at = find(e, oe[i] as string)
-        if (at >= 0 && e[at + 1] !== oe[i + 1]) throw new FormStateError('invalid_op', `field ${String(oe[i])} of ${t} holds ${String(e[at + 1])}, import has ${String(oe[i + 1])}`)
+      for (let i = 0; i < width(oe); i++) {
+        const at = find(e, fieldAt(oe, i))
+        if (at >= 0 && kindAt(e, at) !== kindAt(oe, i)) throw new FormStateError('invalid_op', `field ${fieldAt(oe, i)} of ${t} holds ${kindAt(e, at)}, import has ${kindAt(oe, i)}`)
       }
     }
     for (const [t, oe] of other.entities) {
       let e = this.entities.get(t)
-      if (e === undefined) { this.entities.set(t, oe); continue }
-      for (let i = 0; i < oe.length; i += STRIDE) {
-        const field = oe[i] as string
-        const kind = oe[i + 1] as string
+      if (e === undefined) {
+        // Adopt the entity, with this map's shared shape for its fields.
+        oe[0] = this.shape([...(oe[0] as Shape)])
+        this.entities.set(t, oe)
+        continue
+      }
+      for (let i = 0; i < width(oe); i++) {
+        const field = fieldAt(oe, i)
+        const kind = kindAt(oe, i)
         const at = find(e, field)
-        if (at >= 0) e[at + 2] = this.typeOf(kind).merge(e[at + 2], oe[i + 2])
-        else e = this.install(e, field, kind, oe[i + 2])
+        if (at >= 0) e[1 + at] = this.typeOf(kind).merge(e[1 + at], oe[1 + i])
+        else e = this.install(e, field, kind, oe[1 + i])
       }
       this.entities.set(t, e)
     }
