@@ -1,4 +1,142 @@
-/** `formstate inspect`: show and compare replica state (digests, vectors, raw CRDT state). */
-import { notYetAvailable, type Command } from './command.ts'
+/**
+ * `formstate inspect`: show and compare replica state over the admin API.
+ * `status URL`, `diff URL URL`, `watch URL` (see USAGE). Exit codes: 0 ok (diff: equal),
+ * 1 failure (diff: the replicas differ, as diff(1) does), 2 usage.
+ */
+import { cliTokenFromEnv } from '../config.ts'
+import { EXIT, type CliIo, type Command } from './command.ts'
+import { AdminClient, InspectError } from './inspect-client.ts'
+import { diffReplicas } from './inspect-diff.ts'
+import { formatDiff, formatFrame, formatStatus } from './inspect-format.ts'
+import { watch } from './inspect-watch.ts'
 
-export const inspectCommand: Command = notYetAvailable('inspect', 'inspect or compare replica state (digest, version vector, entities, op log)', 'Usage: formstate inspect <what> [options]')
+const USAGE = `Usage: formstate inspect <command> [options]
+
+Commands:
+  status URL         where the replica at URL stands: ids, members, vector, lag per peer,
+                     op log, snapshot, digest, queue reader, rejected envelopes, gaps
+  diff URL_A URL_B   equal digests? if not, which entities (accounts first) differ, and for
+                     each which fields differ and how (per-replica counter entries, register
+                     timestamps, set dots). Exit 0 when equal, 1 when they differ
+  watch URL          refresh every second: ops/s per origin, lag per peer, rejections (Ctrl-C stops)
+
+Options:
+  --token JWT        an admin token (default: FORMSTATE_TOKEN; a devnet is asked for one)
+  --json             machine-readable output (watch: one JSON object per line)
+  --max N            diff: entities examined field by field (default 20)
+  --prefix P         diff: only entities whose key starts with P (e.g. acct/)
+  --interval MS      watch: refresh period (default 1000)
+  --count N          watch: stop after N frames`
+
+const VALUE_FLAGS = new Set(['token', 'max', 'prefix', 'interval', 'count'])
+
+interface Parsed { positional: string[], flags: Map<string, string>, json: boolean }
+
+function parse (args: readonly string[]): Parsed {
+  const positional: string[] = []
+  const flags = new Map<string, string>()
+  let json = false
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (!a.startsWith('--')) { positional.push(a); continue }
+    const eq = a.indexOf('=')
+    const name = a.slice(2, eq > 0 ? eq : undefined)
+    if (name === 'json' && eq < 0) { json = true; continue }
+    if (!VALUE_FLAGS.has(name)) throw new UsageError(`unknown option --${name}`)
+    const v = eq > 0 ? a.slice(eq + 1) : args[++i]
+    if (v === undefined) throw new UsageError(`--${name} needs a value`)
+    flags.set(name, v)
+  }
+  return { positional, flags, json }
+}
+
+class UsageError extends Error {}
+
+function intFlag (f: Map<string, string>, name: string, min: number, max: number): number | undefined {
+  const v = f.get(name)
+  if (v === undefined) return undefined
+  if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}`)
+  return Number(v)
+}
+
+function urlArg (v: string | undefined, what: string): string {
+  if (v === undefined) throw new UsageError(`missing ${what}`)
+  let u: URL
+  try { u = new URL(v) } catch { throw new UsageError(`${what} '${v}' is not a URL`) }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`${what} must be http(s)`)
+  return v
+}
+
+/** Stops `watch` on Ctrl-C: the first SIGINT ends the loop cleanly, it does not kill the process. */
+function interruptSignal (): { signal: AbortSignal, dispose: () => void } {
+  const ac = new AbortController()
+  const onInt = (): void => ac.abort()
+  process.once('SIGINT', onInt)
+  return { signal: ac.signal, dispose: () => { process.removeListener('SIGINT', onInt) } }
+}
+
+async function run (args: readonly string[], io: CliIo): Promise<number> {
+  const p = parse(args)
+  const [sub, ...rest] = p.positional
+  const token = p.flags.get('token') ?? cliTokenFromEnv()
+  const client = (url: string): AdminClient => new AdminClient(url, token)
+  switch (sub) {
+    case 'status': {
+      if (rest.length !== 1) throw new UsageError('status takes one URL')
+      const url = urlArg(rest[0], 'URL')
+      const s = await client(url).status()
+      io.out(p.json ? JSON.stringify(s, null, 2) : formatStatus(url, s))
+      return EXIT.ok
+    }
+    case 'diff': {
+      if (rest.length !== 2) throw new UsageError('diff takes two URLs')
+      const [a, b] = [client(urlArg(rest[0], 'URL_A')), client(urlArg(rest[1], 'URL_B'))]
+      const max = intFlag(p.flags, 'max', 0, 10_000)
+      const prefix = p.flags.get('prefix')
+      const report = await diffReplicas(a, b, { ...(max !== undefined ? { maxEntities: max } : {}), ...(prefix !== undefined ? { prefix } : {}) })
+      io.out(p.json ? JSON.stringify(report, null, 2) : formatDiff(report))
+      return report.equal ? EXIT.ok : EXIT.failure
+    }
+    case 'watch': {
+      if (rest.length !== 1) throw new UsageError('watch takes one URL')
+      const c = client(urlArg(rest[0], 'URL'))
+      const count = intFlag(p.flags, 'count', 1, 1_000_000)
+      const intervalMs = intFlag(p.flags, 'interval', 10, 3_600_000) ?? 1000
+      const stop = interruptSignal()
+      try {
+        await watch(c, {
+          intervalMs,
+          ...(count !== undefined ? { count } : {}),
+          signal: stop.signal,
+          onFrame: (f) => io.out(p.json ? JSON.stringify(f) : formatFrame(f)),
+        })
+      } finally {
+        stop.dispose()
+      }
+      return EXIT.ok
+    }
+    default:
+      throw new UsageError(sub === undefined ? 'missing command' : `unknown command '${sub}'`)
+  }
+}
+
+export const inspectCommand: Command = {
+  name: 'inspect',
+  summary: 'inspect or compare replica state (status, diff, watch) over the admin API',
+  usage: () => USAGE,
+  run: async (args, io) => {
+    try {
+      return await run(args, io)
+    } catch (err) {
+      if (err instanceof UsageError) {
+        io.err(`formstate inspect: ${err.message}\n\n${USAGE}`)
+        return EXIT.usage
+      }
+      if (err instanceof InspectError) {
+        io.err(`formstate inspect: ${err.message}`)
+        return EXIT.failure
+      }
+      throw err
+    }
+  },
+}
