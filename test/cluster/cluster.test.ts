@@ -1,0 +1,211 @@
+// A real three-node cluster: `formstate node` processes on 127.0.0.1 with a shared cluster
+// key, JWTs from a JWKS served by this process, and every link to node C through a TCP
+// proxy so C can be cut off the network for real. Steps share the cluster and run in order;
+// every wait is bounded and every child is killed in `after`, also on failure.
+//
+//        A ────────── B          A, B: direct links
+//         ╲          ╱           C: only through the proxies (cut = partition)
+//        [pAC]    [pBC]
+//          ╲      ╱
+//           C ───
+import '../../src/polyfill.ts'
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { makeClusterKey } from '../../src/replication/cluster-key.ts'
+import { Cluster, say, until, type Link, type NodeProc } from './harness.ts'
+import { publishForged } from './forge.ts'
+
+const cluster = new Cluster({ syncIntervalMs: 1000, compactIntervalMs: 2000 })
+let A: NodeProc, B: NodeProc, C: NodeProc
+const toC: Link[] = []
+const fromC: Link[] = []
+
+/** Creates the account of `sub` on `node` (user JWT); returns its id. */
+async function createAccount (node: NodeProc, sub: string): Promise<string> {
+  const r = await node.call('POST', '/accounts', { token: await cluster.token(sub) })
+  assert.ok(r.status === 201 || r.status === 200, `${node.name} POST /accounts ${r.status} ${JSON.stringify(r.body)}`)
+  return r.body.id as string
+}
+
+/** Every account id on `node`, read page by page from /admin/replica/digests. */
+async function accountIds (node: NodeProc): Promise<Set<string>> {
+  const out = new Set<string>()
+  let after: string | null = ''
+  while (after !== null) {
+    const r = await node.call('GET', `/admin/replica/digests?prefix=acct/&limit=10000${after === '' ? '' : `&after=${encodeURIComponent(after)}`}`)
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    for (const e of r.body.entities as Array<{ target: string }>) out.add(e.target.slice('acct/'.length))
+    after = r.body.next
+  }
+  return out
+}
+
+/** Peer ids `node` holds a connection to. */
+async function connected (node: NodeProc): Promise<string[]> {
+  const r = await node.replica(false)
+  return (r.members as Array<{ id: string, connected: boolean, self: boolean }>).filter((m) => m.connected && !m.self).map((m) => m.id)
+}
+
+describe('three formstate node processes', { timeout: 240_000 }, () => {
+  before(async () => {
+    await cluster.init()
+    A = await cluster.add('A', () => [B.p2pAddr, `/ip4/127.0.0.1/tcp/${toC[0]!.port}`])
+    B = await cluster.add('B', () => [A.p2pAddr, `/ip4/127.0.0.1/tcp/${toC[1]!.port}`])
+    C = await cluster.add('C', () => fromC.map((l) => `/ip4/127.0.0.1/tcp/${l.port}`))
+    toC.push(await cluster.link(C), await cluster.link(C)) // A→C, B→C
+    fromC.push(await cluster.link(A), await cluster.link(B)) // C→A, C→B
+    say(`starting A, B, C under ${cluster.dir}`)
+    await Promise.all([A.start(), B.start(), C.start()])
+    say(`A ${A.url} ${A.peerId}\n# B ${B.url} ${B.peerId}\n# C ${C.url} ${C.peerId}`)
+    for (const n of [A, B, C]) await until(`${n.name} connected to both others`, 20_000, async () => (await connected(n)).length === 2)
+    say('all three connected')
+  })
+
+  after(async () => {
+    for (const n of cluster.nodes) if (n.proc?.exitCode != null && n.proc.exitCode !== 0) say(`${n.name} had exited: ${n.tail.slice(-5).join(' | ')}`)
+    await cluster.close()
+  })
+
+  test('writes on every node converge to equal digests', async () => {
+    const ids: string[] = []
+    for (const n of [A, B, C]) {
+      for (let i = 0; i < 10; i++) ids.push(await createAccount(n, `w-${n.name}-${i}`))
+      const r = await n.call('POST', '/billing/credits/add', { body: { account_id: ids[ids.length - 1], amount: 100, idempotency_key: `grant-${n.name}`, reason: 'test' } })
+      assert.equal(r.status, 201, JSON.stringify(r.body))
+    }
+    const digest = await cluster.converged([A, B, C])
+    say(`converged: ${digest.slice(0, 16)}`)
+    for (const n of [A, B, C]) {
+      const have = await accountIds(n)
+      assert.deepEqual(ids.filter((id) => !have.has(id)), [], `${n.name} lacks accounts`)
+    }
+  })
+
+  test('the same credit grant (same idempotency key) sent to two nodes counts once', async () => {
+    const id = await createAccount(A, 'dup-grant')
+    await until('account on B', 10_000, async () => (await B.call('GET', `/accounts/${id}`)).status === 200)
+    const before = (await A.call('GET', `/billing/credits?account_id=${id}`)).body.granted as number
+    const grant = { account_id: id, amount: 700, idempotency_key: 'checkout-dup-1', reason: 'same purchase, two nodes' }
+    const [ra, rb] = await Promise.all([A.call('POST', '/billing/credits/add', { body: grant }), B.call('POST', '/billing/credits/add', { body: grant })])
+    say(`grant answers: A ${ra.status}, B ${rb.status}`)
+    assert.ok([200, 201].includes(ra.status) && [200, 201].includes(rb.status))
+    await cluster.converged([A, B, C])
+    for (const n of [A, B, C]) {
+      const c = (await n.call('GET', `/billing/credits?account_id=${id}`)).body
+      assert.equal(c.granted - before, 700, `${n.name} counted the grant ${(c.granted - before) / 700} times`)
+    }
+  })
+
+  test('kill -9 a node while writes continue: after restart it catches up and every acknowledged write is everywhere', async () => {
+    const acked = new Map<string, string>() // account id → node (and phase) that answered 2xx
+    let refused = 0
+    let phase = 'up'
+    let stop = false
+    let seq = 0
+    const worker = async (): Promise<void> => {
+      while (!stop && seq < 5000) {
+        const i = seq++
+        const node = [A, B, C][i % 3]!
+        try {
+          const r = await node.call('POST', '/accounts', { token: await cluster.token(`kill-${i}`), timeoutMs: 3000 })
+          if (r.status === 201 || r.status === 200) acked.set(r.body.id, `${node.name}:${phase}`)
+          else refused++
+        } catch {
+          refused++
+          await new Promise((r) => setTimeout(r, 20)) // a refused connection fails at once
+        }
+      }
+    }
+    const workers = Array.from({ length: 4 }, worker)
+    await until('some writes acknowledged', 10_000, () => acked.size >= 60, 20)
+    await C.kill9()
+    phase = 'restarted'
+    say(`C killed with SIGKILL after ${acked.size} acknowledged writes`)
+    await new Promise((r) => setTimeout(r, 1500))
+    await C.start()
+    say(`C restarted (same data dir, peer id ${C.peerId})`)
+    await until('C acknowledges writes again', 10_000, () => [...acked.values()].includes('C:restarted'), 20)
+    await new Promise((r) => setTimeout(r, 500))
+    stop = true
+    await Promise.all(workers)
+    const count = (tag: string) => [...acked.values()].filter((v) => v === tag).length
+    say(`${acked.size} writes acknowledged (C: ${count('C:up')} before the kill, ${count('C:restarted')} after the restart), ${refused} refused or failed`)
+    assert.ok(count('C:up') > 0 && refused > 0, 'C acknowledged writes before the kill, and writes failed while it was down')
+    await cluster.converged([A, B, C], 45_000)
+    for (const n of [A, B, C]) {
+      const have = await accountIds(n)
+      const lost = [...acked.keys()].filter((id) => !have.has(id))
+      assert.deepEqual(lost, [], `${n.name} lacks ${lost.length} acknowledged writes`)
+    }
+  })
+
+  test('cut C off: writes on both sides (and a key revoked on C while edited on A) converge after healing; revoke wins', async () => {
+    const owner = await cluster.token('key-owner')
+    await createAccount(A, 'key-owner')
+    const created = await A.call('POST', '/api-keys/create', { token: owner, body: { name: 'ci', scopes: ['usage:read'] } })
+    assert.equal(created.status, 201, JSON.stringify(created.body))
+    const keyId = created.body.id as string
+    await cluster.converged([A, B, C])
+
+    for (const l of [...toC, ...fromC]) l.cut()
+    for (const n of [A, B]) await until(`${n.name} sees C disconnected`, 15_000, async () => !(await connected(n)).includes(C.peerId))
+    await until('C sees nobody', 15_000, async () => (await connected(C)).length === 0)
+    say('C is cut off')
+    const onA = await createAccount(A, 'partition-A')
+    const onC = await createAccount(C, 'partition-C')
+    const edit = await A.call('PATCH', `/api-keys/${keyId}`, { token: owner, body: { name: 'renamed-on-A' } })
+    const revoke = await C.call('DELETE', `/api-keys/${keyId}`, { token: owner })
+    assert.equal(edit.status, 200, JSON.stringify(edit.body))
+    assert.equal(revoke.status, 200, JSON.stringify(revoke.body))
+    await new Promise((r) => setTimeout(r, 1500)) // sync rounds would have run by now
+    assert.equal((await C.call('GET', `/accounts/${onA}`)).status, 404, 'the partition held: C did not see A\'s write')
+    assert.equal((await A.call('GET', `/accounts/${onC}`)).status, 404, 'the partition held: A did not see C\'s write')
+
+    for (const l of [...toC, ...fromC]) l.heal()
+    say('healed')
+    await cluster.converged([A, B, C], 30_000)
+    for (const n of [A, B, C]) {
+      const k = await n.call('GET', `/api-keys/${keyId}`, { token: owner })
+      assert.equal(k.status, 200)
+      assert.equal(k.body.status, 'revoked', `${n.name}: revoke must win over the concurrent edit`)
+      assert.equal((await n.call('GET', `/accounts/${onA}`)).status, 200)
+      assert.equal((await n.call('GET', `/accounts/${onC}`)).status, 200)
+    }
+  })
+
+  test('a fourth node joins with an empty data dir and bootstraps from a snapshot after the others compacted', async () => {
+    await until('A compacted its log', 20_000, async () => ((await A.replica(false)).compaction?.dropped ?? 0) > 0, 250)
+    const D = await cluster.add('D', () => [A.p2pAddr, B.p2pAddr])
+    await D.start()
+    say(`D ${D.url} ${D.peerId} started empty`)
+    const digest = await cluster.converged([A, B, C, D], 30_000)
+    const d = await D.replica(false)
+    say(`D converged to ${digest.slice(0, 16)}; sync ${JSON.stringify(d.sync)} gossip in ${d.gossip.opsIn}`)
+    assert.ok(d.sync.snapshotsImported >= 1, `D bootstrapped from a snapshot: ${JSON.stringify(d.sync)}`)
+  })
+
+  test('a node with another cluster key cannot connect', async () => {
+    const otherKey = join(cluster.dir, 'other.key')
+    writeFileSync(otherKey, makeClusterKey(), { mode: 0o600 })
+    const E = await cluster.add('E', () => [A.p2pAddr, B.p2pAddr], otherKey)
+    await E.start()
+    await new Promise((r) => setTimeout(r, 3000)) // a few dial attempts (re-dialled every 2 s)
+    assert.deepEqual(await connected(E), [], 'E connected to nobody')
+    const members = (await A.replica(false)).members.map((m: { id: string }) => m.id)
+    assert.ok(!members.includes(E.peerId), 'E is not a member of A')
+    await E.stop()
+  })
+
+  test('envelopes signed outside the cluster are rejected over real gossip, counted, and change nothing', async () => {
+    const before = await A.replica()
+    const sent = await publishForged({ keyFile: cluster.keyFile, target: A.p2pAddr, impersonate: B.peerId })
+    say(`published ${sent} forged envelopes to A`)
+    const after = await until('A counted the rejections', 15_000, async () => {
+      const r = await A.replica()
+      return r.rejected.not_member > before.rejected.not_member && r.rejected.bad_signature > before.rejected.bad_signature ? r : false
+    }, 200)
+    assert.equal(after.digest, before.digest, 'state unchanged')
+  })
+})
