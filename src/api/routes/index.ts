@@ -7,10 +7,13 @@ import type { ApiDeps } from '../deps.ts'
 import type { RouteTable } from '../openapi.ts'
 import { registerAccountRoutes } from './accounts.ts'
 import { registerAdminRoutes } from './admin.ts'
+import { registerAgentRoutes } from './agents.ts'
 import { registerApiKeyRoutes } from './api-keys.ts'
 import { registerBillingRoutes } from './billing.ts'
 import { registerInternalRoutes } from './internal.ts'
 import { registerMetricsRoutes } from './metrics.ts'
+import { registerModelRoutes } from './models.ts'
+import { registerStripeRoutes } from './stripe.ts'
 import { registerUsageRoutes } from './usage.ts'
 
 export function apiRoutes (deps: ApiDeps): RouteRegistrar[] {
@@ -18,6 +21,9 @@ export function apiRoutes (deps: ApiDeps): RouteRegistrar[] {
     (t) => registerAccountRoutes(t, deps),
     (t) => registerBillingRoutes(t, deps),
     (t) => registerUsageRoutes(t, deps),
+    (t) => registerModelRoutes(t, deps),
+    (t) => registerAgentRoutes(t, deps),
+    (t) => registerStripeRoutes(t, deps),
     (t) => registerApiKeyRoutes(t, deps),
     (t) => registerInternalRoutes(t, deps),
     (t) => registerAdminRoutes(t, deps),
