@@ -18,8 +18,8 @@ export interface TestCluster {
   close (): Promise<void>
 }
 
-/** Starts `n` nodes, each bootstrapping from the first. */
-export async function startTestCluster (n: number, opts: { syncIntervalMs?: number } = {}): Promise<TestCluster> {
+/** Starts `n` nodes, each bootstrapping from the first; `oidcIssuer` (a devnet's) signs admin JWTs. */
+export async function startTestCluster (n: number, opts: { syncIntervalMs?: number, oidcIssuer?: string } = {}): Promise<TestCluster> {
   const dirs: string[] = []
   const nodes: RunningClusterNode[] = []
   const close = async (): Promise<void> => {
@@ -32,8 +32,8 @@ export async function startTestCluster (n: number, opts: { syncIntervalMs?: numb
       dirs.push(dir)
       const config = parseConfig([
         'node', '--host', '127.0.0.1', '--port', '0', '--p2p-port', '0', '--data-dir', dir, '--log-level', 'silent',
-        // No JWT is used here (the operator calls as a service); the key source is never fetched.
-        '--jwks-url', 'http://127.0.0.1:9/jwks', '--jwt-issuer', 'test',
+        // JWTs from a devnet's issuer when given; else none are used (the key source is never fetched).
+        ...(opts.oidcIssuer !== undefined ? ['--oidc-issuer', opts.oidcIssuer] : ['--jwks-url', 'http://127.0.0.1:9/jwks', '--jwt-issuer', 'test']),
         '--service-secrets', `${OPS_SERVICE}=${OPS_SECRET}`,
         '--sync-interval-ms', String(opts.syncIntervalMs ?? 500),
         ...(i > 0 ? ['--bootstrap', nodes[0]!.p2pAddrs()[0]!] : []),
