@@ -6,6 +6,11 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ADMIN, SERVICE_SECRET, startTestDevnet, USER, type TestDevnet } from './devnet-helpers.ts'
 import { startTestCluster, until } from './cluster-helpers.ts'
+import type { ReplicationEventView, ReplicationStatusView } from '../../src/api/deps.ts'
+import { createApiMetrics, MAX_LABEL_VALUES } from '../../src/api/metrics.ts'
+import { marketplaceKinds } from '../../src/state/kinds.ts'
+import { memoryLevelKv } from '../../src/store/level-kv.ts'
+import { Replica } from '../../src/store/replica.ts'
 
 /** The value of the sample `name{labels}` (labels matched as a subset), or undefined. */
 function sample (text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -98,5 +103,39 @@ test('two cluster nodes: gossip out/in, remote ops by origin, sync rounds, per-p
     assert.equal(sample((await scrape(b.url)).text, 'formstate_queue_reader_running'), 0)
   } finally {
     await c.close()
+  }
+})
+
+test('rejected envelopes by reason and claimed origin; origins from the network are capped (then "other")', async () => {
+  // The event source stands in for replication (the thing under test is the metrics mapping).
+  const store = new Replica({ replicaId: 'r1', kv: memoryLevelKv(), kinds: marketplaceKinds(), durability: 'none' })
+  await store.start()
+  let emit: (e: ReplicationEventView) => void = () => {}
+  const metrics = createApiMetrics({
+    store,
+    processMetrics: false,
+    replication: { status: () => ({ peerId: 'r1', members: [], peers: {}, readerRunning: true }) as unknown as ReplicationStatusView, onEvent: (l) => { emit = l; return () => {} } },
+  })
+  try {
+    emit({ type: 'rejected', reason: 'bad_signature', origin: 'evil' })
+    emit({ type: 'rejected', reason: 'bad_signature', origin: 'evil' })
+    emit({ type: 'rejected', reason: 'garbled' })
+    for (let i = 0; i < MAX_LABEL_VALUES + 10; i++) emit({ type: 'rejected', reason: 'not_member', origin: `o${i}` })
+    emit({ type: 'batch_out', ops: 7, bytes: 900 })
+    emit({ type: 'compacted', dropped: 5 })
+    const { text } = await metrics.render()
+    assert.equal(sample(text, 'formstate_envelopes_rejected_total', { reason: 'bad_signature', origin: 'evil' }), 2)
+    assert.equal(sample(text, 'formstate_envelopes_rejected_total', { reason: 'garbled', origin: 'unknown' }), 1)
+    // 'evil' and 'unknown' took two of the slots; the rest of the origins past the cap are 'other'.
+    assert.equal(sample(text, 'formstate_envelopes_rejected_total', { reason: 'not_member', origin: 'other' }), 12)
+    assert.equal(text.split('\n').filter((l) => l.startsWith('formstate_envelopes_rejected_total{reason="not_member"')).length, MAX_LABEL_VALUES - 2 + 1)
+    assert.equal(sample(text, 'formstate_gossip_ops_total', { direction: 'out' }), 7)
+    assert.equal(sample(text, 'formstate_gossip_bytes_out_total'), 900)
+    assert.equal(sample(text, 'formstate_compacted_ops_total'), 5)
+    assert.equal(sample(text, 'formstate_queue_reader_running'), 1)
+    assert.equal(sample(text, 'formstate_process_cpu_seconds_total'), undefined)
+  } finally {
+    metrics.close()
+    await store.stop()
   }
 })
