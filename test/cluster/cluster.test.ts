@@ -181,7 +181,9 @@ describe('three formstate node processes', { timeout: 240_000 }, () => {
     await D.start()
     say(`D ${D.url} ${D.peerId} started empty`)
     const digest = await cluster.converged([A, B, C, D], 30_000)
-    const d = await D.replica(false)
+    // The state and vector are in place before the snapshot's disk write ends and is counted.
+    const d = await until('D counted a snapshot import', 10_000, async () => { const r = await D.replica(false); return r.sync.snapshotsImported >= 1 ? r : false }, 50)
+      .catch(async () => D.replica(false))
     say(`D converged to ${digest.slice(0, 16)}; sync ${JSON.stringify(d.sync)} gossip in ${d.gossip.opsIn}`)
     assert.ok(d.sync.snapshotsImported >= 1, `D bootstrapped from a snapshot: ${JSON.stringify(d.sync)}`)
   })
