@@ -35,7 +35,7 @@ export interface ReplicaStatus {
 export interface FieldJson { kind: string, value: unknown, state: unknown }
 export interface EntityJson { target: string, digest: string, fields: Record<string, FieldJson> }
 export interface AccountState { id: string, account: EntityJson, keys: EntityJson[] }
-export interface DigestPage { digest: string, total: number, entities: Array<{ target: string, digest: string }>, next: string | null }
+export interface DigestPage { digest: string | null, total: number, entities: Array<{ target: string, digest: string }>, next: string | null }
 
 const TIMEOUT_MS = 10_000
 

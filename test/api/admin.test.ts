@@ -147,6 +147,7 @@ test('digests: sorted, paginated with after/next, prefix filters, whole-state di
     const q: string = next === null ? '' : `&after=${encodeURIComponent(next)}`
     const r = await d.call(admin, 'GET', `/admin/replica/digests?limit=5${q}`)
     seen.push(...r.body.entities.map((e: { target: string }) => e.target))
+    if (next !== null) assert.equal(r.body.digest, null, 'whole-state digest on the first page only')
     next = r.body.next
     assert.ok(++pages < 1000)
   } while (next !== null)
