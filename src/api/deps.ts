@@ -1,6 +1,7 @@
 /**
  * What route files receive. Routes write through the store (as ops) and read the state
- * through src/state/; they never see replication.
+ * through src/state/; they see replication only through the read-only `ReplicationView`
+ * (admin routes, /metrics), never src/replication/ itself.
  */
 import type { ApiKeysRuntime } from '../auth/api-keys-runtime.ts'
 import type { Logger } from '../log.ts'
