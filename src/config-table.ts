@@ -32,7 +32,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'host', flag: '--host', env: 'FORMSTATE_HOST', kind: 'string', arg: '<addr>', group: 'server', help: 'HTTP listen address', defaults: { devnet: '127.0.0.1', node: '127.0.0.1' } },
   { key: 'port', flag: '--port', env: 'FORMSTATE_PORT', kind: 'port', arg: '<port>', group: 'server', help: 'HTTP listen port (0 = ephemeral)', defaults: { devnet: '8080', node: '8080' } },
   { key: 'maxBodyBytes', flag: '--max-body-bytes', env: 'FORMSTATE_MAX_BODY_BYTES', kind: 'bytes', arg: '<n[kb|mb]>', group: 'server', help: 'largest accepted request body', defaults: { devnet: '1mb', node: '1mb' } },
-  { key: 'maxCreditAmount', flag: '--max-credit-amount', env: 'FORMSTATE_MAX_CREDIT_AMOUNT', kind: 'int', arg: '<n>', group: 'server', help: 'largest credit grant or adjustment in one request', defaults: { devnet: '1000000000', node: '1000000000' } },
+  { key: 'maxCreditAmount', flag: '--max-credit-amount', env: 'FORMSTATE_MAX_CREDIT_AMOUNT', kind: 'int', arg: '<n>', group: 'server', help: 'largest credit grant or adjustment in one request', defaults: { devnet: '100000000', node: '100000000' } },
   { key: 'logLevel', flag: '--log-level', env: 'FORMSTATE_LOG_LEVEL', kind: 'enum', arg: '<level>', group: 'server', choices: ['debug', 'info', 'warn', 'error', 'silent'], help: 'log verbosity', defaults: { devnet: 'info', node: 'info' } },
   { key: 'billingConfig', flag: '--billing-config', env: 'FORMSTATE_BILLING_CONFIG', kind: 'path', arg: '<file>', group: 'server', help: 'billing tiers / prices file (JSON)' },
   { key: 'jwksUrl', flag: '--jwks-url', env: 'FORMSTATE_JWKS_URL', kind: 'url', arg: '<url>', group: 'auth', help: 'JWKS URL for verifying JWTs' },
