@@ -1,0 +1,52 @@
+/**
+ * API-key authentication under load (`npm run bench:keys`): an API-key-authenticated read
+ * and `POST /internal/keys/validate`, at 50 connections, against a Koa hello-world measured
+ * in the same run, with 1,000 and with 1,000,000 keys stored (written directly through the
+ * store). Key lookups are one Map get, so the two runs should show the same ratios.
+ *
+ * The key-authenticated route is `GET /accounts/me` (`POST /models/:id/invoke` does not
+ * exist in this tree yet). Options: --duration S (default 5), --counts 1000,1000000.
+ */
+import '../src/polyfill.ts'
+import { fileURLToPath } from 'node:url'
+import { generateApiKey } from '../src/auth/api-key-format.ts'
+import { benchAgainstBaseline, type BenchRow } from './http-harness.ts'
+import { startChildServer } from './child-server.ts'
+
+const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i === -1 ? undefined : process.argv[i + 1] }
+const durationSec = Number(arg('--duration') ?? 5)
+const counts = (arg('--counts') ?? '1000,1000000').split(',').map(Number)
+const SERVICE = 'bench-gateway'
+const SECRET = 'bench-service-secret-0123456789'
+
+const summary: Array<{ count: number, rows: BenchRow[] }> = []
+for (const count of counts) {
+  const key = generateApiKey('test')
+  console.log(`\n## ${count.toLocaleString('en-US')} keys stored`)
+  const server = await startChildServer(fileURLToPath(new URL('./keys-server.ts', import.meta.url)), [String(count), key.keyId, key.hash, SERVICE, SECRET, key.display], 900_000)
+  try {
+    const rows = await benchAgainstBaseline([
+      // Reference: the same app with no authentication, to separate framework from key cost.
+      { name: `GET /health (no auth), ${count} keys`, target: { url: server.url + '/health' } },
+      { name: `GET /accounts/me (X-API-Key), ${count} keys`, target: { url: server.url + '/accounts/me', headers: { 'x-api-key': key.display } } },
+      {
+        name: `POST /internal/keys/validate, ${count} keys`,
+        target: {
+          method: 'POST',
+          url: server.url + '/internal/keys/validate',
+          headers: { authorization: `Bearer ${SECRET}`, 'x-service-name': SERVICE },
+          body: JSON.stringify({ api_key: key.display, scope: 'models:invoke', cost: 1 }),
+        },
+      },
+    ], { durationSec })
+    summary.push({ count, rows })
+  } finally {
+    await server.stop()
+  }
+}
+
+console.log('\n## summary (ratio to the Koa hello-world of the same run; target >= 0.7)')
+for (const { count, rows } of summary) {
+  for (const r of rows.filter((x) => !x.name.startsWith('baseline'))) console.log(`${r.ratio.toFixed(3)}x  ${r.name}`)
+  void count
+}
