@@ -179,6 +179,7 @@ export class ApiKeyActivity {
     if (this.lastSeen.size > this.maxPending) this.lastSeen.clear()
   }
 
+  /** Starts the periodic flush (unref'd timer: it never keeps the process alive). */
   start (): void {
     if (this.timer !== undefined) return
     this.timer = setInterval(() => { void this.flush() }, this.intervalMs)
@@ -192,6 +193,7 @@ export class ApiKeyActivity {
     await this.flush()
   }
 
+  /** Counters for metrics and tests. */
   stats (): ApiKeyActivityStats {
     return { pendingKeys: this.uses.size, ...this.counters }
   }

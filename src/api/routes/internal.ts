@@ -31,6 +31,7 @@ const METRIC_RE = /^[a-z][a-z0-9_]{0,31}(:[A-Za-z0-9._-]{1,64})?$/
 const PAST_MS = 7 * 86_400_000
 const FUTURE_MS = 60_000
 
+/** Body of `POST /internal/usage/record`: amounts per metric for one model or agent. */
 export const usageRecordBody = z.strictObject({
   account_id: accountId,
   subject: z.strictObject({ type: z.enum(['model', 'agent']), id: z.string().regex(ID_PATTERN) }),
@@ -43,6 +44,7 @@ function verdict (code: Code, rest: Partial<Validation> = {}): Validation {
   return { valid: code === 'VALID', code, key_id: null, account_id: null, project_id: null, scopes: null, ratelimit: null, credits_remaining: null, ...rest }
 }
 
+/** Registers the `/internal` routes (validate only when the keys feature is present). */
 export function registerInternalRoutes (table: RouteTable, deps: ApiDeps): void {
   const { store, log } = deps
   const keys: ApiKeysRuntime | undefined = deps.keys
