@@ -129,12 +129,21 @@ function decoding<T> (fn: () => T): T {
 export function encodeOp (op: Op, kinds: KindRegistry): Uint8Array {
   const cached = encodedOf.get(op)
   if (cached !== undefined) return cached
+  const out = encodeOpOnce(op, kinds)
+  encodedOf.set(op, out)
+  return out
+}
+
+/**
+ * Encode without remembering the bytes for `op`: for an op object about to be dropped
+ * (the replica's commit draft, replaced by its decoded twin), where a cache entry would
+ * only churn the weak table (and grow it with every op of a burst in flight).
+ */
+export function encodeOpOnce (op: Op, kinds: KindRegistry): Uint8Array {
   const w = new Writer(64)
   w.u8(OP_VERSION)
   writeBody(w, op, kinds)
-  const out = w.finish()
-  encodedOf.set(op, out)
-  return out
+  return w.finish()
 }
 
 /** Decode one op; every delta is decoded by its kind. Throws `invalid_op` / `decode_*`. */

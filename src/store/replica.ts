@@ -12,7 +12,7 @@ import { SeqTracker } from './gaps.ts'
 import { WriteQueue } from './group-commit.ts'
 import { Keys, readU64, u64 } from './keys.ts'
 import { OpLog } from './log.ts'
-import { checkOpShape, decodeOp, encodeOp, isDecoded } from './op-codec.ts'
+import { checkOpShape, decodeOp, encodeOp, encodeOpOnce, isDecoded } from './op-codec.ts'
 import { Snapshots } from './replica-snapshots.ts'
 import { StateMap } from './state-map.ts'
 import type { KvStore, KvWrite } from './storage.ts'
@@ -144,7 +144,7 @@ export class Replica implements ReplicaStore {
     try {
       const draft: Op = { origin: this.replicaId, seq: this.nextSeq, hlc: this.clock.now(), shard: this.shard, target, changes }
       // Encode then decode: the op we apply is exactly what the log and peers will see.
-      bytes = encodeOp(draft, this.kinds)
+      bytes = encodeOpOnce(draft, this.kinds)
       op = decodeOp(bytes, this.kinds)
       this.state.check(op.target, op.changes)
     } catch (err) {
