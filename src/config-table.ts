@@ -35,6 +35,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'maxCreditAmount', flag: '--max-credit-amount', env: 'FORMSTATE_MAX_CREDIT_AMOUNT', kind: 'int', arg: '<n>', group: 'server', help: 'largest credit grant or adjustment in one request', defaults: { devnet: '100000000', node: '100000000' } },
   { key: 'logLevel', flag: '--log-level', env: 'FORMSTATE_LOG_LEVEL', kind: 'enum', arg: '<level>', group: 'server', choices: ['debug', 'info', 'warn', 'error', 'silent'], help: 'log verbosity', defaults: { devnet: 'info', node: 'info' } },
   { key: 'billingConfig', flag: '--billing-config', env: 'FORMSTATE_BILLING_CONFIG', kind: 'path', arg: '<file>', group: 'server', help: 'billing tiers / prices file (JSON)' },
+  { key: 'operatorProjects', flag: '--operator-projects', env: 'FORMSTATE_OPERATOR_PROJECTS', kind: 'list', arg: '<id,…>', group: 'auth', help: 'projects whose admins may use the replica-wide /admin/replica views (services always may)', defaults: { devnet: 'proj_demo' } },
   { key: 'jwksUrl', flag: '--jwks-url', env: 'FORMSTATE_JWKS_URL', kind: 'url', arg: '<url>', group: 'auth', help: 'JWKS URL for verifying JWTs' },
   { key: 'oidcIssuer', flag: '--oidc-issuer', env: 'FORMSTATE_OIDC_ISSUER', kind: 'url', arg: '<url>', group: 'auth', help: 'OIDC issuer: keys via discovery, also the expected `iss`' },
   { key: 'jwtIssuer', flag: '--jwt-issuer', env: 'FORMSTATE_JWT_ISSUER', kind: 'string', arg: '<iss>', group: 'auth', help: 'expected JWT `iss` (defaults to the OIDC issuer)' },

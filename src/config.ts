@@ -37,6 +37,8 @@ export interface Config {
     readonly requiredScope?: string
   }
   readonly stripeWebhookSecret?: string
+  /** Projects whose admins are operators (replica-wide inspection); services always are. */
+  readonly operatorProjects: readonly string[]
   /** Service name → shared secret, from the inline setting and/or the file. */
   readonly serviceSecrets: Readonly<Record<string, string>>
   readonly p2p: {
@@ -220,6 +222,7 @@ export function parseConfig (argv: readonly string[], env: Readonly<Record<strin
     }),
     ...(str('stripeWebhookSecret') !== undefined ? { stripeWebhookSecret: str('stripeWebhookSecret') } : {}),
     serviceSecrets,
+    operatorProjects: (v.operatorProjects as string[] | undefined) ?? [],
     p2p: dropUndefined({
       port: p2pPort,
       listen: (v.p2pListen as string[] | undefined) ?? [`/ip4/${str('host')}/tcp/${p2pPort}`],

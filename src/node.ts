@@ -127,6 +127,7 @@ export async function runApi (opts: ApiOptions): Promise<{ api: Listening, limit
     log,
     now: opts.now ?? Date.now,
     mode: config.mode,
+    operatorProjects: new Set(config.operatorProjects),
     ...(config.stripeWebhookSecret !== undefined ? { stripeWebhookSecret: config.stripeWebhookSecret } : {}),
     keys,
     activeKeyCount: (accountId) => activeKeyCount(store, accountId, now()),

@@ -23,6 +23,8 @@ export interface ApiDeps {
   readonly stripeWebhookSecret?: string
   /** Active API keys of an account (supplied by the keys feature; 0 without it). */
   readonly activeKeyCount?: (accountId: string) => number
+  /** Projects whose admins may use the replica-wide admin views (`--operator-projects`). */
+  readonly operatorProjects?: ReadonlySet<string>
   /** Replication as the admin routes and /metrics see it; absent on a devnet. */
   readonly replication?: ReplicationView
   /** This node's Prometheus metrics; `GET /metrics` is served when present. */

@@ -18,10 +18,10 @@ after(async () => { await d.close() })
 
 const ROUTES = () => ['/admin/replica', `/admin/replica/accounts/${userId}`, `/admin/replica/entity?target=acct/${userId}`, '/admin/replica/ops', '/admin/replica/digests']
 
-test('role matrix: admin and service 200; developer, user 403; API-key-less caller 401', async () => {
+test('role matrix: operator admin and service 200; other-project admin, developer, user 403; no credentials 401', async () => {
   const callers: Array<[string, Caller, number, string?]> = [
     ['admin', admin, 200],
-    ['other project admin', { token: await d.token('boss@other', 'admin', OTHER_PROJECT) }, 200],
+    ['other project admin (not an operator project)', { token: await d.token('boss@other', 'admin', OTHER_PROJECT) }, 403, 'forbidden'],
     ['service', { service: true }, 200],
     ['developer', { token: await d.token(DEVELOPER, 'developer') }, 403, 'forbidden'],
     ['user', { token: await d.token(USER, 'user') }, 403, 'forbidden'],

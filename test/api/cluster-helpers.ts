@@ -35,6 +35,7 @@ export async function startTestCluster (n: number, opts: { syncIntervalMs?: numb
         // JWTs from a devnet's issuer when given; else none are used (the key source is never fetched).
         ...(opts.oidcIssuer !== undefined ? ['--oidc-issuer', opts.oidcIssuer] : ['--jwks-url', 'http://127.0.0.1:9/jwks', '--jwt-issuer', 'test']),
         '--service-secrets', `${OPS_SERVICE}=${OPS_SECRET}`,
+        '--operator-projects', 'proj_demo',
         '--sync-interval-ms', String(opts.syncIntervalMs ?? 500),
         ...(i > 0 ? ['--bootstrap', nodes[0]!.p2pAddrs()[0]!] : []),
       ], {})

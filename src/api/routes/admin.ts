@@ -5,9 +5,10 @@
  * entity), `GET /admin/replica/ops` (the op log, decoded), `GET /admin/replica/digests`
  * (per-entity digests, to locate a difference).
  *
- * Who: an `admin` JWT or a service. These views are replica-wide (every project's
- * entities), so in a multi-tenant deployment hand admin tokens for them to operators only;
- * an API key is refused whatever its owner's role. Secrets (API key hashes) are redacted.
+ * Who: operators — a service, or an `admin` JWT of an operator project
+ * (`--operator-projects`; the devnet's seed project by default, none on a node). These
+ * views are replica-wide (every project's entities), so an admin of an ordinary project
+ * is refused, as is any API key. Secrets (API key hashes) are redacted.
  */
 import { z } from 'zod'
 import { requireRole, type Principal } from '../../auth/principal.ts'
@@ -23,9 +24,13 @@ import { defineRoute, type RouteTable } from '../openapi.ts'
 export const MAX_OPS_PAGE = 1000
 export const MAX_DIGESTS_PAGE = 10_000
 
-/** Replica-wide views: an admin user, or a service. */
-function operatorOnly (p: Principal): void {
-  if (p.kind !== 'service') requireRole(p, 'admin')
+/** Replica-wide views: a service, or an admin of an operator project. */
+function operatorOnly (p: Principal, operators: ReadonlySet<string>): void {
+  if (p.kind === 'service') return
+  requireRole(p, 'admin')
+  if (!operators.has(p.projectId)) {
+    throw new FormStateError('forbidden', 'replica-wide views are for operators: a service, or an admin of a project listed in --operator-projects')
+  }
 }
 
 const count = (max: number) => z.string().regex(/^[0-9]{1,15}$/, 'a non-negative integer').transform(Number)
@@ -42,6 +47,7 @@ const opSchema = z.object({
 const vv = z.record(z.string(), z.number())
 
 export function registerAdminRoutes (table: RouteTable, deps: ApiDeps): void {
+  const operators = deps.operatorProjects ?? new Set<string>()
   const { store } = deps
 
   table.add(defineRoute({
@@ -75,7 +81,7 @@ export function registerAdminRoutes (table: RouteTable, deps: ApiDeps): void {
       compaction: z.record(z.string(), z.unknown()).nullable(),
     }),
     handler: ({ principal, query }) => {
-      operatorOnly(principal)
+      operatorOnly(principal, operators)
       return replicaSummary(store, deps.mode, deps.replication, deps.now(), query.digest ?? true) as never
     },
   }))
@@ -92,7 +98,7 @@ export function registerAdminRoutes (table: RouteTable, deps: ApiDeps): void {
     errors: ['forbidden', 'not_found'],
     response: z.object({ id: z.string(), account: entitySchema, keys: z.array(entitySchema) }),
     handler: ({ principal, params }) => {
-      operatorOnly(principal)
+      operatorOnly(principal, operators)
       const account = entityJson(store, accountKey(params.id))
       if (account === undefined) throw new FormStateError('not_found', `no entity ${accountKey(params.id)} on this replica`, { field: 'id' })
       const keys = apiKeyIds(store, params.id).sort().flatMap((k) => entityJson(store, apiKeyKey(k)) ?? [])
@@ -111,7 +117,7 @@ export function registerAdminRoutes (table: RouteTable, deps: ApiDeps): void {
     errors: ['forbidden', 'not_found'],
     response: entitySchema,
     handler: ({ principal, query }) => {
-      operatorOnly(principal)
+      operatorOnly(principal, operators)
       const e = entityJson(store, query.target)
       if (e === undefined) throw new FormStateError('not_found', 'no such entity on this replica', { field: 'target' })
       return e
@@ -138,7 +144,7 @@ export function registerAdminRoutes (table: RouteTable, deps: ApiDeps): void {
       next: z.object({ origin: z.string(), after: z.number() }).nullable(),
     }),
     handler: async ({ principal, query }) => {
-      operatorOnly(principal)
+      operatorOnly(principal, operators)
       const limit = query.limit ?? 100
       if (query.after !== undefined && query.origin === undefined) {
         throw new FormStateError('invalid_field', 'after needs origin (seqs are per origin)', { field: 'after', extra: { in: 'query' } })
@@ -173,7 +179,7 @@ export function registerAdminRoutes (table: RouteTable, deps: ApiDeps): void {
       next: z.string().nullable(),
     }),
     handler: ({ principal, query }) => {
-      operatorOnly(principal)
+      operatorOnly(principal, operators)
       const limit = query.limit ?? 1000
       const all = [...store.entityDigests(query.prefix)]
       // Sorted by key already (store.targets order); find the page start by binary search.
