@@ -38,6 +38,12 @@ export interface JwtVerifierOptions extends RemoteKeyTiming {
   readonly clockToleranceSec?: number
   /** Clock for claim checks, in ms; injected by tests. Default `Date.now`. */
   readonly now?: () => number
+  /**
+   * Verified-token cache (see {@link createJwtVerifier}): most entries kept (default
+   * 4096; 0 disables it) and longest time a verification is reused (default 60 000 ms,
+   * never longer than the key set's `cacheMaxAgeMs`).
+   */
+  readonly verifiedCache?: { readonly maxEntries?: number, readonly maxAgeMs?: number }
 }
 
 /** A verified token's principal. */
@@ -67,6 +73,36 @@ export const jwtClaimsSchema = z.object({
     .optional(),
 })
 
+/**
+ * A bounded LRU of verified tokens: token string → principal and until when it may be
+ * reused. Verifying an RS256 signature costs ~100 µs, far more than the rest of a cheap
+ * request, and a client sends the same token many times. Only successes are cached, keyed
+ * by the whole token (any altered byte is a miss and is verified in full). An entry lives
+ * until the token expires (as jose decides it: exp + clock tolerance) or `maxAgeMs` after
+ * its verification, whichever is first, so a key withdrawn from the issuer's set stops
+ * working within that time, as it would with the key set's own cache.
+ */
+class VerifiedTokens {
+  readonly #map = new Map<string, { principal: JwtPrincipal, until: number }>()
+  constructor (readonly maxEntries: number, readonly maxAgeMs: number) {}
+
+  get (token: string, now: number): JwtPrincipal | undefined {
+    const hit = this.#map.get(token)
+    if (hit === undefined) return undefined
+    this.#map.delete(token)
+    if (now >= hit.until) return undefined
+    this.#map.set(token, hit) // most recently used last
+    return hit.principal
+  }
+
+  set (token: string, principal: JwtPrincipal, until: number): void {
+    if (this.maxEntries <= 0) return
+    this.#map.delete(token)
+    this.#map.set(token, { principal, until })
+    if (this.#map.size > this.maxEntries) this.#map.delete(this.#map.keys().next().value!)
+  }
+}
+
 /** Creates a verifier. Remote keys are fetched lazily, on the first token. */
 export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
   const algorithms = [...(opts.algorithms ?? JWT_ALGORITHMS)]
@@ -78,11 +114,19 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
   const { getKey } = createKeyResolver(opts.keys, opts.issuer, opts)
   const clockTolerance = opts.clockToleranceSec ?? 30
   const now = opts.now
+  const clock = now ?? Date.now
+  const verified = new VerifiedTokens(
+    opts.verifiedCache?.maxEntries ?? 4096,
+    Math.min(opts.verifiedCache?.maxAgeMs ?? 60_000, opts.cacheMaxAgeMs ?? Infinity),
+  )
 
   return {
     async verify (token: string): Promise<JwtPrincipal> {
       if (typeof token !== 'string' || token.length === 0) throw invalidToken('malformed token')
       if (token.length > MAX_TOKEN_LENGTH) throw invalidToken('token too large')
+      const t = clock()
+      const cached = verified.get(token, t)
+      if (cached !== undefined) return cached
       let payload: JWTPayload
       try {
         ({ payload } = await jwtVerify(token, getKey, {
@@ -108,7 +152,9 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
       if (opts.requiredScope !== undefined && !(scoped && scopes.has(opts.requiredScope))) {
         throw invalidToken('required scope missing')
       }
-      return { kind: 'user', sub, projectId, role, scopes, scoped, expiresAt: payload.exp as number }
+      const principal: JwtPrincipal = { kind: 'user', sub, projectId, role, scopes, scoped, expiresAt: payload.exp as number }
+      verified.set(token, principal, Math.min(((payload.exp as number) + clockTolerance) * 1000, t + verified.maxAgeMs))
+      return principal
     },
   }
 }
