@@ -51,7 +51,7 @@ export function accountIdFor (projectId: string, sub: string): string {
 
 /** The raw state of one field, or undefined. */
 export function fieldState<S> (store: ReplicaStore, target: string, field: string): S | undefined {
-  return store.entity(target)?.get(field)?.state as S | undefined
+  return store.field(target, field)?.state as S | undefined
 }
 
 /** `value()` of an LWW field as a plain value, or undefined when unset. */

@@ -17,7 +17,7 @@ import { Snapshots } from './replica-snapshots.ts'
 import { StateMap } from './state-map.ts'
 import type { KvStore, KvWrite } from './storage.ts'
 import type {
-  ApplyResult, Change, DurabilityPolicy, EntityView, KindRegistry, Op, ReplicaId, ReplicaStore,
+  ApplyResult, Change, DurabilityPolicy, EntityView, FieldState, KindRegistry, Op, ReplicaId, ReplicaStore,
   ShardId, SnapshotInfo, VersionVector,
 } from './types.ts'
 
@@ -211,6 +211,10 @@ export class Replica implements ReplicaStore {
 
   entity (target: string): EntityView | undefined {
     return this.state.view(target)
+  }
+
+  field (target: string, field: string): FieldState | undefined {
+    return this.state.field(target, field)
   }
 
   fieldValue (target: string, field: string): unknown {

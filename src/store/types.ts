@@ -103,6 +103,8 @@ export interface ReplicaStore {
   applyRemote (ops: readonly Op[]): Promise<ApplyResult>
 
   entity (target: string): EntityView | undefined
+  /** One field's state, without building the entity's view (O(log fields), for hot paths). */
+  field (target: string, field: string): FieldState | undefined
   /** `value()` of one field, or undefined when the entity or field does not exist. */
   fieldValue (target: string, field: string): unknown
   /** Entity keys, optionally those starting with `prefix`, in sorted order. */
