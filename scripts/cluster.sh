@@ -40,7 +40,8 @@ wait_http () { # url seconds
 
 start_bg () { # dir, command...
   local d="$1"; shift
-  (cd "$ROOT" && nohup "$@" >"$d/log" 2>&1 & echo $! >"$d/pid")
+  # `cd; cmd &` (not `cd && cmd &`): $! must be the node process itself, not a subshell.
+  (cd "$ROOT" || exit 1; nohup "$@" >"$d/log" 2>&1 & echo $! >"$d/pid")
 }
 
 up () {
@@ -65,7 +66,8 @@ up () {
     mkdir -p "$DIR/node-$i"
     start_bg "$DIR/node-$i" "${FORMSTATE[@]}" node \
       --data-dir "$DIR/node-$i/data" --port "$((HTTP_BASE + i))" --p2p-port "$((P2P_BASE + i))" \
-      --cluster-key "$DIR/cluster.key" --oidc-issuer "$issuer/devnet" ${peers:+--bootstrap "$peers"}
+      --cluster-key "$DIR/cluster.key" --oidc-issuer "$issuer/devnet" --operator-projects "$PROJECT" \
+      ${peers:+--bootstrap "$peers"}
   done
   for ((i = 1; i <= n; i++)); do wait_http "http://127.0.0.1:$((HTTP_BASE + i))/health" 60; done
 
@@ -95,7 +97,7 @@ status () {
     port="$(grep -o '^http http://127.0.0.1:[0-9]*' "$d/log" | grep -o '[0-9]*$' | head -1 || true)"
     if [[ -z "$port" ]]; then echo "$name: running (pid $(cat "$d/pid"))"; continue; fi
     curl -fsS -m 3 "http://127.0.0.1:$port/admin/replica" -H "authorization: Bearer $token" 2>/dev/null \
-      | node -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>{const r=JSON.parse(s);const up=r.members.filter(m=>m.connected&&!m.self).length;console.log(`'"$name"': running, digest ${String(r.digest).slice(0,16)}, ${up}/${r.members.length-1} peers connected, vv ${JSON.stringify(Object.values(r.version_vector))}, reader ${r.queue_reader}`)})' \
+      | node -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>{if(s==="")process.exit(1);const r=JSON.parse(s);const up=r.members.filter(m=>m.connected&&!m.self).length;console.log(`'"$name"': running, digest ${String(r.digest).slice(0,16)}, ${up}/${r.members.length-1} peers connected, vv ${JSON.stringify(Object.values(r.version_vector))}, reader ${r.queue_reader}`)})' \
       || echo "$name: running (pid $(cat "$d/pid")), /admin/replica not answering"
   done
 }

@@ -1,0 +1,186 @@
+// Cluster benchmark: real `formstate node` processes on 127.0.0.1 (harness of
+// test/cluster/). Each figure is printed with a baseline measured in the same run:
+//  0. node A's data dir is seeded offline with ACCOUNTS accounts (local commit rate);
+//     B and C then join empty and pull them as ops (A has not compacted yet);
+//  1. bootstrap: once A compacted, an empty node D joins from a snapshot; time from its
+//     start-up banner to an equal version vector and digest (target ≤ 10 s);
+//  2. write-to-visible latency: an open-loop writer grants credits on A at 1,000 and
+//     5,000 writes/s; a poller on B reads the balance. The k-th write is visible when B's
+//     granted total has risen by k; latency = that poll's time − the k-th acknowledgement
+//     on A (order statistics; the baseline is A's own acknowledgement latency);
+//     target p99 ≤ 100 ms at 1,000 writes/s;
+//  3. catch-up: C is cut off (TCP proxies), CATCHUP ops are written on A, the links heal;
+//     rate = ops / (time from C's last unchanged poll to its vector covering them);
+//     baseline = the rate at which A acknowledged the same ops (target ≥ 50,000 ops/s).
+// Usage: npm run bench:cluster [-- accounts catchup seconds]  (default 100000 30000 5)
+import '../src/polyfill.ts'
+import { performance } from 'node:perf_hooks'
+import { join } from 'node:path'
+import { ensureAccount } from '../src/state/billing-actions.ts'
+import { marketplaceKinds } from '../src/state/kinds.ts'
+import { billingConfigFrom } from '../src/state/tiers.ts'
+import { loadOrCreateIdentity } from '../src/replication/identity.ts'
+import { classicLevelKv } from '../src/store/level-kv.ts'
+import { Replica } from '../src/store/replica.ts'
+import { Cluster, PROJECT, say, until, type Link, type NodeProc } from '../test/cluster/harness.ts'
+
+const ACCOUNTS = Number(process.argv[2] ?? 100_000)
+const CATCHUP = Number(process.argv[3] ?? 30_000)
+const SECONDS = Number(process.argv[4] ?? 5)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))]! }
+const f = (x: number, d = 1) => x.toFixed(d)
+
+/** Seeds `dataDir` as the store of the node whose key is there (replica id = peer id). */
+async function seed (dataDir: string, n: number): Promise<number> {
+  const id = await loadOrCreateIdentity(dataDir)
+  const store = new Replica({ replicaId: id.peerId, kv: classicLevelKv(join(dataDir, 'db')), kinds: marketplaceKinds(), durability: 'group' })
+  await store.start()
+  const billing = billingConfigFrom({})
+  const t = performance.now()
+  for (let i = 0; i < n; i += 1000) {
+    await Promise.all(Array.from({ length: Math.min(1000, n - i) }, (_, j) => ensureAccount(store, billing, PROJECT, `seed-${i + j}`, Date.now())))
+  }
+  const rate = n / ((performance.now() - t) / 1000)
+  await store.stop()
+  return rate
+}
+
+const vvOf = async (n: NodeProc, origin: string): Promise<number> => (await n.replica(false)).version_vector[origin] ?? 0
+
+/** Waits until every node has `target`'s vector, then compares digests once. */
+async function caughtUp (nodes: NodeProc[], target: NodeProc, ms: number): Promise<void> {
+  const want = (await target.replica(false)).version_vector as Record<string, number>
+  await until('vectors cover the target', ms, async () => {
+    for (const n of nodes) {
+      const vv = (await n.replica(false)).version_vector as Record<string, number>
+      if (Object.entries(want).some(([o, s]) => (vv[o] ?? 0) < s)) return false
+    }
+    return true
+  }, 20)
+}
+
+async function grant (node: NodeProc, account: string, key: string): Promise<boolean> {
+  try {
+    const r = await node.call('POST', '/billing/credits/add', { body: { account_id: account, amount: 1, idempotency_key: key, reason: 'bench' }, timeoutMs: 30_000 })
+    return r.status === 201
+  } catch { return false }
+}
+
+async function latency (writer: NodeProc, reader: NodeProc, account: string, rate: number): Promise<void> {
+  const granted = async (): Promise<number> => {
+    for (;;) {
+      try { return (await reader.call('GET', `/billing/credits?account_id=${account}`, { timeoutMs: 30_000 })).body.granted as number } catch { await sleep(5) }
+    }
+  }
+  const base = await granted()
+  const n = Math.round(rate * SECONDS)
+  const acks: number[] = []
+  const ackLat: number[] = []
+  const polls: Array<[number, number]> = []
+  let errors = 0
+  let writing = true
+  const poller = (async () => {
+    const deadline = () => !writing && (polls.at(-1)?.[1] ?? 0) - base >= acks.length
+    while (!deadline()) polls.push([performance.now(), await granted()])
+  })()
+  const start = performance.now()
+  const pending: Array<Promise<void>> = []
+  for (let i = 0; i < n; i++) {
+    const due = start + i * 1000 / rate
+    const wait = due - performance.now()
+    if (wait >= 1) await sleep(wait)
+    const sent = performance.now()
+    pending.push(grant(writer, account, `lat-${rate}-${i}-${start}`).then((ok) => {
+      if (!ok) { errors++; return }
+      const t = performance.now()
+      acks.push(t)
+      ackLat.push(t - sent)
+    }))
+  }
+  const sendSecs = (performance.now() - start) / 1000
+  await Promise.all(pending)
+  writing = false
+  await Promise.race([poller, sleep(60_000)])
+  const vis: number[] = []
+  let p = 0
+  for (let k = 1; k <= acks.length; k++) {
+    while (p < polls.length && polls[p]![1] - base < k) p++
+    if (p === polls.length) break
+    vis.push(Math.max(0, polls[p]![0] - acks[k - 1]!))
+  }
+  const pollMs = (polls.at(-1)![0] - polls[0]![0]) / polls.length
+  say(`${rate} writes/s offered, ${f(acks.length / sendSecs, 0)}/s acknowledged (${errors} errors), poll every ${f(pollMs)} ms`)
+  say(`  write-to-visible on B: p50 ${f(pct(vis, 50))} ms, p99 ${f(pct(vis, 99))} ms, max ${f(Math.max(...vis))} ms (${vis.length} writes)`)
+  say(`  baseline, ack on A:    p50 ${f(pct(ackLat, 50))} ms, p99 ${f(pct(ackLat, 99))} ms  → visible p99 / ack p99 = ${f(pct(vis, 99) / pct(ackLat, 99), 2)}x; target p99 ≤ 100 ms at 1000/s: ${rate !== 1000 ? 'n/a' : pct(vis, 99) <= 100 ? 'met' : 'MISSED'}`)
+}
+
+async function main (): Promise<void> {
+  const cluster = await new Cluster({ syncIntervalMs: 1000, compactIntervalMs: 2000 }).init()
+  const toC: Link[] = []
+  const fromC: Link[] = []
+  try {
+    const A = await cluster.add('A', () => [B.p2pAddr, `/ip4/127.0.0.1/tcp/${toC[0]!.port}`])
+    const B: NodeProc = await cluster.add('B', () => [A.p2pAddr, `/ip4/127.0.0.1/tcp/${toC[1]!.port}`])
+    const C = await cluster.add('C', () => fromC.map((l) => `/ip4/127.0.0.1/tcp/${l.port}`))
+    toC.push(await cluster.link(C), await cluster.link(C))
+    fromC.push(await cluster.link(A), await cluster.link(B))
+
+    say(`seeding A with ${ACCOUNTS} accounts offline`)
+    const seedRate = await seed(A.dataDir, ACCOUNTS)
+    say(`  ${f(seedRate, 0)} accounts/s committed locally`)
+    let t = performance.now()
+    await A.start()
+    const aUp = performance.now() - t
+    t = performance.now()
+    await Promise.all([B.start(), C.start()])
+    await caughtUp([B, C], A, 180_000)
+    say(`B and C joined empty and pulled ${ACCOUNTS} ops (no snapshot yet) in ${f((performance.now() - t) / 1000, 2)} s incl. process start; A restarted over its log in ${f(aUp / 1000, 2)} s`)
+
+    await until('A compacted', 60_000, async () => ((await A.replica(false)).compaction?.dropped ?? 0) > 0, 250)
+    const D = await cluster.add('D', () => [A.p2pAddr, B.p2pAddr])
+    t = performance.now()
+    await D.start()
+    const banner = performance.now()
+    await caughtUp([D], A, 120_000)
+    const done = performance.now()
+    // The vector and state are in place before the import's disk write ends and is counted.
+    await until('D counted its snapshot import', 10_000, async () => (await D.replica(false)).sync.snapshotsImported > 0 || (await D.replica(false)).sync.opsPulled > 0, 50).catch(() => {})
+    const [da, dd] = await Promise.all([A.replica(), D.replica()])
+    say(`bootstrap of empty D into ${ACCOUNTS} accounts: ${f((done - banner) / 1000, 2)} s from its banner (${f((done - t) / 1000, 2)} s from spawn; process start alone ${f((banner - t) / 1000, 2)} s), snapshots ${dd.sync.snapshotsImported}, ops pulled ${dd.sync.opsPulled}, digest equal: ${da.digest === dd.digest}; target ≤ 10 s: ${(done - banner) / 1000 <= 10 ? 'met' : 'MISSED'}`)
+    await D.stop()
+
+    const acct = (await A.call('POST', '/accounts', { token: await cluster.token('bench-writer') })).body.id as string
+    await until('account on B', 30_000, async () => (await B.call('GET', `/accounts/${acct}`)).status === 200)
+    for (const rate of [1000, 5000]) await latency(A, B, acct, rate)
+
+    await caughtUp([C], A, 60_000)
+    for (const l of [...toC, ...fromC]) l.cut()
+    await until('C alone', 15_000, async () => (await C.replica(false)).members.every((m: { connected: boolean }) => !m.connected))
+    const v0 = await vvOf(C, A.peerId)
+    t = performance.now()
+    let next = 0
+    await Promise.all(Array.from({ length: 64 }, async () => { while (next < CATCHUP) await grant(A, acct, `catchup-${next++}-${t}`) }))
+    const writeRate = CATCHUP / ((performance.now() - t) / 1000)
+    const vA = await vvOf(A, A.peerId)
+    say(`C cut off; A acknowledged ${CATCHUP} writes at ${f(writeRate, 0)}/s (C at seq ${v0}, A at ${vA})`)
+    const heal = performance.now()
+    for (const l of [...toC, ...fromC]) l.heal()
+    let lastSame = heal
+    let v = v0
+    while (v < vA) {
+      if (performance.now() - heal > 120_000) throw new Error(`C stuck at ${v} of ${vA}`)
+      const at = performance.now()
+      v = await vvOf(C, A.peerId)
+      if (v === v0) lastSame = at
+      else await sleep(5)
+    }
+    const end = performance.now()
+    const rate = (vA - v0) / ((end - lastSame) / 1000)
+    say(`catch-up after the partition: ${vA - v0} ops in ${f(end - lastSame, 0)} ms = ${f(rate, 0)} ops/s (heal to caught up ${f(end - heal, 0)} ms, incl. re-dial); vs A's write rate ${f(rate / writeRate, 1)}x; target ≥ 50,000 ops/s: ${rate >= 50_000 ? 'met' : 'MISSED'}`)
+  } finally {
+    await cluster.close()
+  }
+}
+
+await main()
