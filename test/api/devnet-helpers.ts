@@ -54,14 +54,14 @@ export interface TestDevnet {
  * operator would) so the many requests of a test are not throttled; everything else is the
  * default billing config.
  */
-export async function startTestDevnet (opts: { now?: number } = {}): Promise<TestDevnet> {
+export async function startTestDevnet (opts: { now?: number, /** Extra config flags (e.g. --stripe-webhook-secret). */ args?: readonly string[] } = {}): Promise<TestDevnet> {
   const dir = mkdtempSync(join(tmpdir(), 'fs-api-test-'))
   const billingFile = join(dir, 'billing.json')
   const fast = { rate_limit: { per_second: 100_000, burst: 100_000 } }
   writeFileSync(billingFile, JSON.stringify({ tiers: { free: fast, pro: fast } }))
   const config = parseConfig([
     'devnet', '--host', '127.0.0.1', '--port', '0', '--log-level', 'silent',
-    '--service-secrets', `${SERVICE}=${SERVICE_SECRET}`, '--billing-config', billingFile,
+    '--service-secrets', `${SERVICE}=${SERVICE_SECRET}`, '--billing-config', billingFile, ...(opts.args ?? []),
   ], {})
   const clock = { now: opts.now ?? Date.now() }
   let node: RunningNode
