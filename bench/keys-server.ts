@@ -10,6 +10,7 @@ import { generateApiKey } from '../src/auth/api-key-format.ts'
 import { parseConfig } from '../src/config.ts'
 import { startDevnet } from '../src/node.ts'
 import { createKeyOps } from '../src/state/api-keys.ts'
+import { grantCredits } from '../src/state/billing-actions.ts'
 import { accountIdFor } from '../src/state/model.ts'
 import { SEED_PROJECT } from '../src/state/seed.ts'
 import { announce } from './child-server.ts'
@@ -36,6 +37,8 @@ const at = Date.now()
 for (const op of createKeyOps(store, { keyId, accountId, projectId: SEED_PROJECT, name: 'bench', scopes: ['usage:read', 'models:invoke'], expiresAt: null, hash, at, by: owner })) {
   await store.commit(op.target, op.changes)
 }
+// Credits for the metered calls of the whole run (1 credit per benchmarked invoke).
+await grantCredits(store, { accountId, idempotencyKey: 'bench:credits', amount: 1e12, kind: 'manual', reason: 'bench', by: 'bench', at })
 // Filler keys: the key entity only (what a lookup touches). Their account indexes are
 // skipped so that setting up a million keys does not spend minutes growing index sets.
 const t0 = Date.now()

@@ -4,8 +4,9 @@
  * in the same run, with 1,000 and with 1,000,000 keys stored (written directly through the
  * store). Key lookups are one Map get, so the two runs should show the same ratios.
  *
- * The key-authenticated route is `GET /accounts/me` (`POST /models/:id/invoke` does not
- * exist in this tree yet). Options: --duration S (default 5), --counts 1000,1000000.
+ * Key-authenticated routes: `POST /models/gpt-demo/invoke` (a metered call: eligibility,
+ * debit, usage) and the read `GET /accounts/me`; `GET /health` (no auth) separates the
+ * framework's cost from the key's. Options: --duration S (default 5), --counts 1000,1000000.
  */
 import '../src/polyfill.ts'
 import { fileURLToPath } from 'node:url'
@@ -28,6 +29,10 @@ for (const count of counts) {
     const rows = await benchAgainstBaseline([
       // Reference: the same app with no authentication, to separate framework from key cost.
       { name: `GET /health (no auth), ${count} keys`, target: { url: server.url + '/health' } },
+      {
+        name: `POST /models/gpt-demo/invoke (X-API-Key), ${count} keys`,
+        target: { method: 'POST', url: server.url + '/models/gpt-demo/invoke', headers: { 'x-api-key': key.display }, body: JSON.stringify({ input_tokens: 100, output_tokens: 100 }) },
+      },
       { name: `GET /accounts/me (X-API-Key), ${count} keys`, target: { url: server.url + '/accounts/me', headers: { 'x-api-key': key.display } } },
       {
         name: `POST /internal/keys/validate, ${count} keys`,
