@@ -27,11 +27,16 @@ function assertRateHeaders (r: Reply, limit: number): void {
 test('a burst with a free key: the first `burst` pass, the rest are 429 with Retry-After and a problem body', async () => {
   const jwt = await d.token(USER)
   const k = await d.createKey(jwt, ['usage:read'])
+  const started = Date.now()
   const replies = await burst(free.burst + 15, { 'x-api-key': k.key })
+  const elapsedS = (Date.now() - started) / 1000
   const ok = replies.filter((r) => r.status === 200)
   const limited = replies.filter((r) => r.status === 429)
-  // A few tokens may refill while the burst is in flight (10/s), never many.
-  assert.ok(ok.length >= free.burst && ok.length <= free.burst + 3, `ok ${ok.length}`)
+  // Tokens refill at the tier's rate while the burst is in flight (slow on a loaded machine):
+  // at most burst + rate × elapsed pass, and never fewer than the burst.
+  const refill = Math.ceil(elapsedS * free.per_second) + 1
+  assert.ok(ok.length >= free.burst && ok.length <= free.burst + refill, `ok ${ok.length}, elapsed ${elapsedS}s`)
+  assert.ok(limited.length > 0 || refill >= 15, 'a burst past the limit is refused')
   assert.equal(ok.length + limited.length, replies.length)
   for (const r of replies) assertRateHeaders(r, free.burst)
   for (const r of limited) {
