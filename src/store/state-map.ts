@@ -21,8 +21,16 @@ export type Entity = unknown[]
 
 /** Interning stops past this many names so hostile field names cannot grow it forever. */
 const MAX_INTERNED = 100_000
-/** Likewise for shapes: past this many, new shapes are used unshared (still correct). */
-const MAX_SHAPES = 100_000
+/**
+ * Shapes are shared through a small cache, oldest evicted first, so that shapes no entity
+ * uses any more (an entity that gains a field moves to a new shape; usage windows add
+ * fields all the time) do not pile up. An evicted shape stays valid for the entities
+ * holding it; equal shapes built later are simply not the same object (correct, less
+ * shared). Entities with many fields keep their own shape: they are few, and hashing
+ * their whole field list on every field added would cost more than it saves.
+ */
+const SHAPE_CACHE = 1024
+const MAX_SHARED_FIELDS = 32
 const NO_FIELDS: Shape = Object.freeze([])
 
 /** Field index `i` (state at `e[1 + i]`) of `field`, or `~insertAt` when absent. */
@@ -76,12 +84,18 @@ export class StateMap {
 
   /** The shared shape with these `[field, kind, …]` pairs (interned names). */
   private shape (pairs: string[]): Shape {
-    const key = pairs.join('\0')
-    const hit = this.shapes.get(key)
-    if (hit !== undefined) return hit
+    const shared = pairs.length <= 2 * MAX_SHARED_FIELDS
+    const key = shared ? pairs.join('\0') : ''
+    if (shared) {
+      const hit = this.shapes.get(key)
+      if (hit !== undefined) return hit
+    }
     for (let i = 0; i < pairs.length; i++) pairs[i] = this.intern(pairs[i]!)
     const shape = Object.freeze(pairs)
-    if (this.shapes.size < MAX_SHAPES) this.shapes.set(key, shape)
+    if (shared) {
+      if (this.shapes.size >= SHAPE_CACHE) this.shapes.delete(this.shapes.keys().next().value!)
+      this.shapes.set(key, shape)
+    }
     return shape
   }
 

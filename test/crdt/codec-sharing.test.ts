@@ -8,9 +8,9 @@ import fc from 'fast-check'
 import { Reader, Writer } from '../../crdt/codec.ts'
 import { CrdtError } from '../../crdt/errors.ts'
 import { decodeHlc, encodeHlc } from '../../crdt/hlc.ts'
+import { testSeed } from '../support/seed.ts'
 
-const seed = process.env.FORMSTATE_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.FORMSTATE_SEED)
-console.log(`codec-sharing seed ${seed} (replay with FORMSTATE_SEED=${seed})`)
+const seed = testSeed('codec-sharing')
 
 /** Strings the cache handles (short ASCII, up to 64 bytes) mixed with ones it does not. */
 const str = fc.oneof(
