@@ -4,10 +4,11 @@
 //     B and C then join empty and pull them as ops (A has not compacted yet);
 //  1. bootstrap: once A compacted, an empty node D joins from a snapshot; time from its
 //     start-up banner to an equal version vector and digest (target ≤ 10 s);
-//  2. write-to-visible latency: an open-loop writer grants credits on A at 1,000 and
-//     5,000 writes/s; a poller on B reads the balance. The k-th write is visible when B's
-//     granted total has risen by k; latency = that poll's time − the k-th acknowledgement
-//     on A (order statistics; the baseline is A's own acknowledgement latency);
+//  2. write-to-visible latency: an open-loop writer grants credits on A (round-robin over
+//     the seeded accounts) at 1,000 and 5,000 writes/s; a poller on B reads B's vector
+//     entry for A (one grant = one op). The k-th write is visible when it has advanced by
+//     k; latency = that poll's time − the k-th acknowledgement on A (order statistics;
+//     the baseline is A's own acknowledgement latency);
 //     target p99 ≤ 100 ms at 1,000 writes/s;
 //  3. catch-up: C is cut off (TCP proxies), CATCHUP ops are written on A, the links heal;
 //     rate = ops / (time from C's last unchanged poll to its vector covering them);
@@ -17,6 +18,7 @@ import '../src/polyfill.ts'
 import { performance } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { ensureAccount } from '../src/state/billing-actions.ts'
+import { accountIdFor } from '../src/state/model.ts'
 import { marketplaceKinds } from '../src/state/kinds.ts'
 import { billingConfigFrom } from '../src/state/tiers.ts'
 import { loadOrCreateIdentity } from '../src/replication/identity.ts'
@@ -67,13 +69,21 @@ async function grant (node: NodeProc, account: string, key: string): Promise<boo
   } catch { return false }
 }
 
-async function latency (writer: NodeProc, reader: NodeProc, account: string, rate: number): Promise<void> {
-  const granted = async (): Promise<number> => {
+/** Seeded account ids, used round-robin so no account's grant history grows hot. */
+let accounts: string[] = []
+let nextAccount = 0
+const anAccount = (): string => accounts[nextAccount++ % accounts.length]!
+
+async function latency (writer: NodeProc, reader: NodeProc, rate: number): Promise<void> {
+  // One grant is one op from the writer: the k-th write is visible on the reader when its
+  // vector entry for the writer has advanced by k.
+  const seen = async (): Promise<number> => {
     for (;;) {
-      try { return (await reader.call('GET', `/billing/credits?account_id=${account}`, { timeoutMs: 30_000 })).body.granted as number } catch { await sleep(5) }
+      try { return await vvOf(reader, writer.peerId) } catch { await sleep(5) }
     }
   }
-  const base = await granted()
+  const base = await vvOf(writer, writer.peerId)
+  await until('reader caught up before the run', 30_000, async () => (await seen()) >= base, 20)
   const n = Math.round(rate * SECONDS)
   const acks: number[] = []
   const ackLat: number[] = []
@@ -81,8 +91,8 @@ async function latency (writer: NodeProc, reader: NodeProc, account: string, rat
   let errors = 0
   let writing = true
   const poller = (async () => {
-    const deadline = () => !writing && (polls.at(-1)?.[1] ?? 0) - base >= acks.length
-    while (!deadline()) polls.push([performance.now(), await granted()])
+    const done = () => !writing && (polls.at(-1)?.[1] ?? 0) - base >= acks.length
+    while (!done()) polls.push([performance.now(), await seen()])
   })()
   const start = performance.now()
   const pending: Array<Promise<void>> = []
@@ -91,7 +101,7 @@ async function latency (writer: NodeProc, reader: NodeProc, account: string, rat
     const wait = due - performance.now()
     if (wait >= 1) await sleep(wait)
     const sent = performance.now()
-    pending.push(grant(writer, account, `lat-${rate}-${i}-${start}`).then((ok) => {
+    pending.push(grant(writer, anAccount(), `lat-${rate}-${i}-${start}`).then((ok) => {
       if (!ok) { errors++; return }
       const t = performance.now()
       acks.push(t)
@@ -150,17 +160,16 @@ async function main (): Promise<void> {
     say(`bootstrap of empty D into ${ACCOUNTS} accounts: ${f((done - banner) / 1000, 2)} s from its banner (${f((done - t) / 1000, 2)} s from spawn; process start alone ${f((banner - t) / 1000, 2)} s), snapshots ${dd.sync.snapshotsImported}, ops pulled ${dd.sync.opsPulled}, digest equal: ${da.digest === dd.digest}; target ≤ 10 s: ${(done - banner) / 1000 <= 10 ? 'met' : 'MISSED'}`)
     await D.stop()
 
-    const acct = (await A.call('POST', '/accounts', { token: await cluster.token('bench-writer') })).body.id as string
-    await until('account on B', 30_000, async () => (await B.call('GET', `/accounts/${acct}`)).status === 200)
-    for (const rate of [1000, 5000]) await latency(A, B, acct, rate)
+    accounts = Array.from({ length: ACCOUNTS }, (_, i) => accountIdFor(PROJECT, `seed-${i}`))
+    for (const rate of [1000, 5000]) await latency(A, B, rate)
 
     await caughtUp([C], A, 60_000)
     for (const l of [...toC, ...fromC]) l.cut()
-    await until('C alone', 15_000, async () => (await C.replica(false)).members.every((m: { connected: boolean }) => !m.connected))
+    await until('C alone', 15_000, async () => (await C.replica(false)).members.every((m: { connected: boolean, self: boolean }) => m.self || !m.connected))
     const v0 = await vvOf(C, A.peerId)
     t = performance.now()
     let next = 0
-    await Promise.all(Array.from({ length: 64 }, async () => { while (next < CATCHUP) await grant(A, acct, `catchup-${next++}-${t}`) }))
+    await Promise.all(Array.from({ length: 64 }, async () => { while (next < CATCHUP) await grant(A, anAccount(), `catchup-${next++}-${t}`) }))
     const writeRate = CATCHUP / ((performance.now() - t) / 1000)
     const vA = await vvOf(A, A.peerId)
     say(`C cut off; A acknowledged ${CATCHUP} writes at ${f(writeRate, 0)}/s (C at seq ${v0}, A at ${vA})`)
@@ -179,6 +188,7 @@ async function main (): Promise<void> {
     const rate = (vA - v0) / ((end - lastSame) / 1000)
     say(`catch-up after the partition: ${vA - v0} ops in ${f(end - lastSame, 0)} ms = ${f(rate, 0)} ops/s (heal to caught up ${f(end - heal, 0)} ms, incl. re-dial); vs A's write rate ${f(rate / writeRate, 1)}x; target ≥ 50,000 ops/s: ${rate >= 50_000 ? 'met' : 'MISSED'}`)
   } finally {
+    for (const n of cluster.nodes) if (n.proc?.exitCode != null) say(`${n.name} exited with ${n.proc.exitCode}:\n${n.tail.join('\n')}`)
     await cluster.close()
   }
 }
