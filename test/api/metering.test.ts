@@ -228,3 +228,16 @@ test('agent invoke: requires the agent hired, charges its price, counts invocati
   assertProblem(broke, 402, 'credits_insufficient')
   assert.equal(broke.body.required, 5)
 })
+
+test('a price change applies to the next call (cached pricing follows the catalog doc)', async () => {
+  const u = await freshUser()
+  const dev = { token: await d.token('dev@demo', 'developer') }
+  assert.equal((await d.call(dev, 'POST', '/models', { body: { id: 'repriced', name: 'R', pricing: { per_1k_input: 10, per_1k_output: 0 }, visibility: 'public' } })).status, 201)
+  assert.equal((await invoke(u.caller, 'repriced', 1000, 0)).body.cost, 10)
+  assert.equal((await invoke(u.caller, 'repriced', 1000, 0)).body.cost, 10)
+  assert.equal((await d.call(dev, 'PATCH', '/models/repriced', { body: { pricing: { per_1k_input: 30 } } })).status, 200)
+  assert.equal((await invoke(u.caller, 'repriced', 1000, 0)).body.cost, 30)
+  assert.equal((await d.call(dev, 'PATCH', '/agents/translator', { body: { pricing: { per_invocation: 7 } } })).status, 200)
+  await d.call(u.caller, 'POST', '/agents/translator/hire')
+  assert.equal((await d.call(u.caller, 'POST', '/agents/translator/invoke', { body: { operation: 'translate' } })).body.cost, 7)
+})

@@ -33,7 +33,7 @@ const answer = z.object({
   applied: z.boolean().describe('false when the event changed nothing (a replay, an older event, or ignored)'),
   account_id: z.string().nullable(),
   reason: z.string().optional().describe('why an event was ignored'),
-  balance: z.number().optional(),
+  balance: z.number().optional().describe('the account\'s credit balance after the event'),
 })
 
 type Answer = z.input<typeof answer>
@@ -71,10 +71,14 @@ async function carryOut (store: ReplicaStore, intent: StripeIntent): Promise<Ans
       const r = await grantCredits(store, intent.grant)
       return { ...base, action: 'credit_grant', applied: r.applied, account_id: intent.grant.accountId, balance: r.balance }
     }
-    case 'subscription_update':
-      return { ...base, action: 'subscription_update', applied: await applySubscription(store, intent.account_id, intent.subscription), account_id: intent.account_id }
-    case 'subscription_refresh':
-      return { ...base, action: 'subscription_refresh', applied: await applySubscription(store, intent.account_id, refreshed(store, intent)), account_id: intent.account_id }
+    case 'subscription_update': {
+      const applied = await applySubscription(store, intent.account_id, intent.subscription)
+      return { ...base, action: 'subscription_update', applied, account_id: intent.account_id, balance: balanceOf(store, intent.account_id) }
+    }
+    case 'subscription_refresh': {
+      const applied = await applySubscription(store, intent.account_id, refreshed(store, intent))
+      return { ...base, action: 'subscription_refresh', applied, account_id: intent.account_id, balance: balanceOf(store, intent.account_id) }
+    }
   }
 }
 
@@ -111,7 +115,7 @@ export function registerStripeRoutes (table: RouteTable, deps: ApiDeps): void {
       const intent = stripeIntent(event, billing)
       const out = await carryOut(store, intent)
       log.info('stripe event', { event_id: out.event_id, event_type: out.event_type, action: out.action, applied: out.applied, account_id: out.account_id })
-      return out.account_id !== null && out.balance === undefined && out.action !== 'ignored' ? { ...out, balance: balanceOf(store, out.account_id) } : out
+      return out
     },
   }))
 }
