@@ -12,6 +12,7 @@
  * notice). An address may name the peer (`/p2p/<id>`) or not; noise learns the id.
  */
 import '../polyfill.ts'
+import './pnet-fix.ts' // xsalsa20 memory leak that crashes busy nodes (see the file)
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@libp2p/noise'
