@@ -8,13 +8,11 @@
  * · uint firstSeq · uint lastSeq · uint sentAt(ms) · bytes ops
  * ```
  *
- * ONE ed25519 signature (tweetnacl) covers the whole encoded body, so a batch of 256 ops
- * costs one sign and one verify. Hash-then-sign: what is signed is
- * `"form-state/envelope/v2\0" ‖ SHA-512/256(body)` (node:crypto). tweetnacl's ed25519
- * hashes its whole input twice in pure JS (~11 ms for a 20 KB batch); hashing the body
- * once natively and signing 55 bytes costs well under a millisecond, and the digest
- * still covers every byte of the body (collision resistance of SHA-512/256, 128-bit), so
- * nothing is weakened. The prefix keeps these signatures from meaning anything elsewhere. The origin is the signer's peer id; its public key is
+ * ONE ed25519 signature (node:crypto, see ed25519.ts for why not tweetnacl) covers the
+ * whole encoded body, so a batch of 256 ops costs one sign and one verify. What is signed
+ * is `"form-state/envelope/v2\0" ‖ SHA-512/256(body)`: the digest covers every byte of
+ * the body (collision resistance of SHA-512/256, 128-bit), and the prefix keeps these
+ * signatures from meaning anything elsewhere. The origin is the signer's peer id; its public key is
  * recovered from the ed25519 peer id itself (the identity multihash inlines the key), so
  * no key exchange is needed. The cluster name is inside the signed body so an envelope
  * cannot be replayed into another cluster's topic.
@@ -31,10 +29,10 @@
  *                   arrive through anti-entropy, which does not use envelopes)
  * - `decode_error`  the ops do not decode, or do not match the header (origin, shard, seqs)
  */
-import { createHash } from 'node:crypto'
-import nacl from 'tweetnacl'
+import { createHash, type KeyObject } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { Reader, Writer } from '../../crdt/codec.ts'
+import { ed25519Sign, ed25519Verify, signingKey, verifyingKey } from './ed25519.ts'
 import type { Op, ShardId } from '../store/types.ts'
 
 export const ENVELOPE_VERSION = 2
@@ -98,9 +96,10 @@ function decodeBody (bytes: Uint8Array): EnvelopeBody {
  * Seal a batch: encode the body and sign it with the origin's ed25519 key.
  * @param secretKey nacl secret key, 64 bytes (libp2p `Ed25519PrivateKey.raw`)
  */
-export function sealEnvelope (body: EnvelopeBody, secretKey: Uint8Array): Uint8Array {
+export function sealEnvelope (body: EnvelopeBody, secretKey: Uint8Array | KeyObject): Uint8Array {
   const bodyBytes = encodeBody(body)
-  const sig = nacl.sign.detached(signingInput(bodyBytes), secretKey)
+  const key = secretKey instanceof Uint8Array ? signingKey(secretKey) : secretKey
+  const sig = ed25519Sign(key, signingInput(bodyBytes))
   const w = new Writer(bodyBytes.length + SIGNATURE_LENGTH + 8)
   w.bytes(bodyBytes).raw(sig)
   return w.finish()
@@ -137,7 +136,7 @@ export interface VerifierOptions<T> {
 export class EnvelopeVerifier<T> {
   readonly rejected: Record<RejectReason, number> = { garbled: 0, not_member: 0, bad_signature: 0, replay: 0, decode_error: 0 }
   accepted = 0
-  private readonly keys = new Map<string, Uint8Array | null>()
+  private readonly keys = new Map<string, KeyObject | null>()
   /** Signature (hex) → sentAt of accepted envelopes, oldest first (Map keeps insertion order). */
   private readonly seen = new Map<string, number>()
   private readonly windowMs: number
@@ -151,12 +150,12 @@ export class EnvelopeVerifier<T> {
   }
 
   /** Ed25519 public key of a peer id, or null when the id is not an ed25519 one. Cached. */
-  publicKeyOf (origin: string): Uint8Array | null {
+  publicKeyOf (origin: string): KeyObject | null {
     let key = this.keys.get(origin)
     if (key === undefined) {
       try {
         const id = peerIdFromString(origin)
-        key = id.type === 'Ed25519' ? id.publicKey.raw : null
+        key = id.type === 'Ed25519' ? verifyingKey(id.publicKey.raw) : null
       } catch {
         key = null
       }
@@ -185,7 +184,7 @@ export class EnvelopeVerifier<T> {
     if (!this.opts.isMember(body.origin)) return this.reject('not_member', 'origin is not a member', body.origin)
     const key = this.publicKeyOf(body.origin)
     if (key === null) return this.reject('bad_signature', 'origin is not an ed25519 peer id', body.origin)
-    if (!nacl.sign.detached.verify(signingInput(bodyBytes), signature, key)) return this.reject('bad_signature', 'signature does not verify', body.origin)
+    if (!ed25519Verify(key, signingInput(bodyBytes), signature)) return this.reject('bad_signature', 'signature does not verify', body.origin)
     const id = Buffer.from(signature).toString('hex')
     const now = this.now()
     if (this.seen.has(id)) return this.reject('replay', `envelope ${body.firstSeq}..${body.lastSeq} seen before`, body.origin)

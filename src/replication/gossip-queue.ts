@@ -17,6 +17,8 @@ import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Logger } from '../log.ts'
 import { decodeOps, encodeOps } from '../store/op-codec.ts'
 import type { KindRegistry, Op, ReplicaStore, ShardId } from '../store/types.ts'
+import type { KeyObject } from 'node:crypto'
+import { signingKey } from './ed25519.ts'
 import { checkOpsMatchHeader, EnvelopeVerifier, sealEnvelope, type RejectReason } from './envelope.ts'
 
 /** Encodes and decodes op batches (the store's op codec bound to its kind registry). */
@@ -87,6 +89,8 @@ export class GossipQueue {
   private readonly maxBatch: number
   private readonly maxDelayMs: number
   private readonly maxBatchBytes: number
+  /** The node's signing key, parsed once. */
+  private readonly signKey: KeyObject
   private readonly onMessage = (evt: CustomEvent<Message>): void => { this.receive(evt.detail) }
 
   constructor (private readonly opts: GossipQueueOptions) {
@@ -94,6 +98,7 @@ export class GossipQueue {
     this.maxBatch = opts.maxBatch ?? 256
     this.maxDelayMs = opts.maxDelayMs ?? 5
     this.maxBatchBytes = opts.maxBatchBytes ?? 512 * 1024
+    this.signKey = signingKey(opts.secretKey)
     this.verifier = new EnvelopeVerifier<Op[]>({
       cluster: opts.cluster,
       isMember: opts.isMember,
@@ -211,7 +216,7 @@ export class GossipQueue {
       lastSeq: batch[batch.length - 1]!.seq,
       sentAt: Date.now(),
       ops: bytes,
-    }, this.opts.secretKey)
+    }, this.signKey)
     return [[env, batch.length]]
   }
 
