@@ -20,6 +20,7 @@ import type { Principal } from './auth/principal.ts'
 import { GcraRateLimiter, type RateLimit } from './auth/rate-limit.ts'
 import { createServiceVerifier } from './auth/service-auth.ts'
 import type { Config } from './config.ts'
+import { FormStateError } from './errors.ts'
 import { createLogger, type Logger } from './log.ts'
 import { classicLevelKv, memoryLevelKv } from './store/level-kv.ts'
 import { Replica } from './store/replica.ts'
@@ -110,6 +111,8 @@ export interface ApiOptions {
   port?: number
   /** Replication, for /admin/replica and /metrics (a cluster node passes its Replicator). */
   replication?: ReplicationView
+  /** Readiness for `GET /ready` (default: ready once listening). */
+  ready?: () => boolean
 }
 
 /** Builds and starts the HTTP API over a store. */
@@ -143,7 +146,7 @@ export async function runApi (opts: ApiOptions): Promise<{ api: Listening, limit
     log,
     maxBodyBytes: config.maxBodyBytes,
     routes,
-    ready: () => true,
+    ready: opts.ready ?? (() => true),
     authenticate: securityHook({
       jwt: opts.jwt,
       services: createServiceVerifier(config.serviceSecrets),
@@ -167,7 +170,7 @@ function lateVerifier (): JwtVerifier & { set (v: JwtVerifier): void } {
   return {
     set (v) { inner = v },
     verify (token) {
-      if (inner === undefined) throw new Error('verifier used before start-up finished')
+      if (inner === undefined) throw new FormStateError('not_ready', 'the node is still starting; retry in a moment', { headers: { 'Retry-After': '1' } })
       return inner.verify(token)
     },
   }
@@ -184,23 +187,33 @@ export async function startDevnet (config: Config, opts: StartOptions = {}): Pro
   const external = config.jwt.jwksUrl !== undefined || config.jwt.oidcIssuer !== undefined
   const jwt = lateVerifier()
   let issuer: DevnetIssuer | undefined
+  let ready = false
   let running: { api: Listening, limiter: GcraRateLimiter, keys: ApiKeysRuntime }
   try {
+    // Seed and make the issuer before listening whenever the port is known, so the first
+    // request already finds both; with port 0 the issuer URL needs the bound port, and
+    // /ready answers 503 until it exists.
+    if (opts.seed !== false) await seedDevnet(store, billing, (opts.now ?? Date.now)())
+    if (external) jwt.set(createJwtVerifier(jwtVerifierOptionsFromConfig(config.jwt)))
+    else if (config.port !== 0) {
+      issuer = await createDevnetIssuer({ host: config.host, port: config.port })
+      jwt.set(createJwtVerifier(issuer.verifierOptions()))
+    }
     running = await runApi({
       config, store, billing, log, jwt,
+      ready: () => ready,
       ...(opts.now !== undefined ? { now: opts.now } : {}),
       ...(external ? {} : { issuer: () => issuer }),
     })
+    if (!external && issuer === undefined) {
+      issuer = await createDevnetIssuer({ host: config.host, port: running.api.port })
+      jwt.set(createJwtVerifier(issuer.verifierOptions()))
+    }
   } catch (err) {
     await store.stop()
     throw err
   }
-  if (external) jwt.set(createJwtVerifier(jwtVerifierOptionsFromConfig(config.jwt)))
-  else {
-    issuer = await createDevnetIssuer({ host: config.host, port: running.api.port })
-    jwt.set(createJwtVerifier(issuer.verifierOptions()))
-  }
-  if (opts.seed !== false) await seedDevnet(store, billing, (opts.now ?? Date.now)())
+  ready = true
   log.info('devnet ready', { url: running.api.url, replica: store.replicaId, data_dir: config.dataDir ?? '(memory)' })
   return {
     config,

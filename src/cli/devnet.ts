@@ -14,9 +14,12 @@ export function devnetBanner (url: string, hasIssuer: boolean): string {
       '# mint a token (devnet issuer) and call the API:',
       `TOKEN=$(curl -s -X POST ${url}/devnet/token -H 'content-type: application/json' \\`,
       `  -d '{"sub":"user@demo","project_id":"${SEED_PROJECT}","role":"user"}' | sed -E 's/.*"token":"([^"]+)".*/\\1/')`,
+      `curl -s -X POST ${url}/accounts -H "authorization: Bearer $TOKEN"`,
       `curl -s ${url}/accounts/me -H "authorization: Bearer $TOKEN"`,
-      `curl -s ${url}/billing/credits -H "authorization: Bearer $TOKEN"`,
       `curl -s ${url}/models`,
+      `curl -s -X POST ${url}/models/gpt-demo/invoke -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"input_tokens":1200,"output_tokens":300}'`,
+      `curl -s ${url}/billing/credits -H "authorization: Bearer $TOKEN"`,
+      `curl -s "${url}/usage/stats?window=hour" -H "authorization: Bearer $TOKEN"`,
       `curl -s ${url}/openapi.json | head -c 300`,
     )
   } else {
