@@ -39,9 +39,11 @@ function isEmpty (v: unknown): boolean {
 /** Rejects input the route declares no schema for, naming the first stray field. */
 function rejectUndeclared (source: 'query' | 'body', value: unknown): void {
   if (isEmpty(value)) return
-  const first = typeof value === 'object' && value !== null ? Object.keys(value)[0]! : ''
-  throw new FormStateError('unknown_field', `this route takes no ${source}${first !== '' ? `; unknown field '${first}'` : ''}`, {
-    ...(first !== '' ? { field: first } : {}),
+  const isObject = typeof value === 'object' && value !== null
+  const first = isObject ? Object.keys(value)[0]! : ''
+  throw new FormStateError('unknown_field', `this route takes no ${source}${isObject ? `; unknown field '${first}'` : ''}`, {
+    // The stray key, even '' (an empty key is still a field); a non-object names the source.
+    field: isObject ? first : source,
     extra: { in: source },
   })
 }
