@@ -22,7 +22,8 @@ import { createServiceVerifier } from './auth/service-auth.ts'
 import type { Config } from './config.ts'
 import { FormStateError } from './errors.ts'
 import { createLogger, type Logger } from './log.ts'
-import { classicLevelKv, memoryLevelKv } from './store/level-kv.ts'
+import { classicLevelKv } from './store/level-kv.ts'
+import { memoryKv } from './store/memory-kv.ts'
 import { Replica } from './store/replica.ts'
 import type { ReplicaStore } from './store/types.ts'
 import { accountIdFor } from './state/model.ts'
@@ -78,7 +79,7 @@ function devnetReplicaId (dataDir: string | undefined): string {
 
 /** Opens (and starts) the replica for a config. */
 export async function openStore (config: Config, replicaId: string): Promise<Replica> {
-  const kv = config.dataDir === undefined ? memoryLevelKv() : classicLevelKv(join(config.dataDir, 'db'))
+  const kv = config.dataDir === undefined ? memoryKv() : classicLevelKv(join(config.dataDir, 'db'))
   const store = new Replica({ replicaId, kv, kinds: marketplaceKinds(), durability: config.durability })
   await store.start()
   return store

@@ -1,4 +1,4 @@
-// One storage suite, run against both KvStore implementations (classic-level, memory-level).
+// One storage suite, run against every KvStore implementation (classic-level, memory-level, memory-kv).
 import '../../src/polyfill.ts'
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { classicLevelKv, memoryLevelKv } from '../../src/store/level-kv.ts'
+import { memoryKv } from '../../src/store/memory-kv.ts'
 import { prefixEnd, prefixRange, utf8, type KvStore } from '../../src/store/storage.ts'
 
 const td = new TextDecoder()
@@ -20,6 +21,10 @@ async function collect (kv: KvStore, range: Parameters<KvStore['entries']>[0]): 
 const backends: Array<[string, () => { kv: KvStore; cleanup: () => void; reopen: () => KvStore }]> = [
   ['memory-level', () => {
     const kv = memoryLevelKv()
+    return { kv, cleanup: () => {}, reopen: () => kv }
+  }],
+  ['memory-kv', () => {
+    const kv = memoryKv()
     return { kv, cleanup: () => {}, reopen: () => kv }
   }],
   ['classic-level', () => {
