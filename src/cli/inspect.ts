@@ -9,6 +9,7 @@ import { AdminClient, InspectError } from './inspect-client.ts'
 import { diffReplicas } from './inspect-diff.ts'
 import { formatDiff, formatFrame, formatStatus } from './inspect-format.ts'
 import { watch } from './inspect-watch.ts'
+import { parseArgs, UsageError, type ParsedArgs } from './args.ts'
 
 const USAGE = `Usage: formstate inspect <command> [options]
 
@@ -30,27 +31,7 @@ Options:
 
 const VALUE_FLAGS = new Set(['token', 'max', 'prefix', 'interval', 'count'])
 
-interface Parsed { positional: string[], flags: Map<string, string>, json: boolean }
-
-function parse (args: readonly string[]): Parsed {
-  const positional: string[] = []
-  const flags = new Map<string, string>()
-  let json = false
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!
-    if (!a.startsWith('--')) { positional.push(a); continue }
-    const eq = a.indexOf('=')
-    const name = a.slice(2, eq > 0 ? eq : undefined)
-    if (name === 'json' && eq < 0) { json = true; continue }
-    if (!VALUE_FLAGS.has(name)) throw new UsageError(`unknown option --${name}`)
-    const v = eq > 0 ? a.slice(eq + 1) : args[++i]
-    if (v === undefined) throw new UsageError(`--${name} needs a value`)
-    flags.set(name, v)
-  }
-  return { positional, flags, json }
-}
-
-class UsageError extends Error {}
+const parse = (args: readonly string[]): ParsedArgs => parseArgs(args, VALUE_FLAGS)
 
 function intFlag (f: Map<string, string>, name: string, min: number, max: number): number | undefined {
   const v = f.get(name)

@@ -4,6 +4,7 @@
  * `keys:manage` (`--api-key`). Prints tables, or the API's JSON with `--json`.
  */
 import { EXIT, type CliIo, type Command } from './command.ts'
+import { parseArgs, type ParsedArgs } from './args.ts'
 
 const USAGE = `Usage: formstate keys <command> [options]
 
@@ -21,28 +22,8 @@ Options:
   --json           print the API's JSON answer`
 
 const VALUE_FLAGS = new Set(['url', 'token', 'api-key', 'name', 'scopes', 'expires-at', 'grace'])
-const BOOL_FLAGS = new Set(['json'])
 
-interface Parsed { positional: string[], flags: Map<string, string>, json: boolean }
-
-function parse (args: readonly string[]): Parsed {
-  const positional: string[] = []
-  const flags = new Map<string, string>()
-  let json = false
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!
-    if (!a.startsWith('--')) { positional.push(a); continue }
-    const eq = a.indexOf('=')
-    const name = a.slice(2, eq > 0 ? eq : undefined)
-    if (BOOL_FLAGS.has(name)) { json = true; continue }
-    if (!VALUE_FLAGS.has(name)) throw new Error(`unknown option --${name}`)
-    let v: string | undefined
-    if (eq > 0) v = a.slice(eq + 1)
-    else { v = args[++i]; if (v === undefined) throw new Error(`--${name} needs a value`) }
-    flags.set(name, v)
-  }
-  return { positional, flags, json }
-}
+const parse = (args: readonly string[]): ParsedArgs => parseArgs(args, VALUE_FLAGS)
 
 /** Renders rows as an aligned text table. */
 export function table (head: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
@@ -85,7 +66,7 @@ export const keysCommand: Command = {
   summary: 'manage API keys (create, list, show, revoke, rotate)',
   usage: () => USAGE,
   run: async (args: readonly string[], io: CliIo) => {
-    let p: Parsed
+    let p: ParsedArgs
     try { p = parse(args) } catch (err) {
       io.err(`formstate keys: ${(err as Error).message}\n${USAGE}`)
       return EXIT.usage

@@ -1,4 +1,5 @@
 /** `formstate token`: mint a development JWT from a running devnet's issuer. */
+import { parseArgs, UsageError } from './args.ts'
 import { EXIT, type CliIo, type Command } from './command.ts'
 
 const USAGE = `Usage: formstate token [--url URL] [--role admin|developer|user] [--sub SUB] [--project-id ID] [--scope "a b"] [--ttl SECONDS]
@@ -6,23 +7,7 @@ const USAGE = `Usage: formstate token [--url URL] [--role admin|developer|user] 
 Asks the devnet at --url (default http://127.0.0.1:8080) for a token and prints it.
 Defaults: --role user, --sub <role>@demo, --project-id proj_demo.`
 
-function flags (args: readonly string[]): Map<string, string> {
-  const out = new Map<string, string>()
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!
-    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'`)
-    const eq = a.indexOf('=')
-    if (eq > 0) out.set(a.slice(2, eq), a.slice(eq + 1))
-    else {
-      const v = args[i + 1]
-      if (v === undefined) throw new Error(`${a} needs a value`)
-      out.set(a.slice(2), v)
-      i++
-    }
-  }
-  for (const k of out.keys()) if (!['url', 'role', 'sub', 'project-id', 'scope', 'ttl'].includes(k)) throw new Error(`unknown option --${k}`)
-  return out
-}
+const VALUE_FLAGS = new Set(['url', 'role', 'sub', 'project-id', 'scope', 'ttl'])
 
 export const tokenCommand: Command = {
   name: 'token',
@@ -30,7 +15,11 @@ export const tokenCommand: Command = {
   usage: () => USAGE,
   run: async (args: readonly string[], io: CliIo) => {
     let f: Map<string, string>
-    try { f = flags(args) } catch (err) {
+    try {
+      const parsed = parseArgs(args, VALUE_FLAGS)
+      if (parsed.positional.length > 0) throw new UsageError(`unexpected argument '${parsed.positional[0]}'`)
+      f = parsed.flags
+    } catch (err) {
       io.err(`formstate token: ${(err as Error).message}\n${USAGE}`)
       return EXIT.usage
     }
