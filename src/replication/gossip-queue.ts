@@ -15,7 +15,7 @@
  */
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Logger } from '../log.ts'
-import { decodeOps, encodeOps } from '../store/op-codec.ts'
+import { decodeOps, encodeOps, joinEncodedOps } from '../store/op-codec.ts'
 import type { KindRegistry, Op, ReplicaStore, ShardId } from '../store/types.ts'
 import type { KeyObject } from 'node:crypto'
 import { signingKey } from './ed25519.ts'
@@ -26,11 +26,13 @@ export interface OpCodec {
   encode (ops: readonly Op[]): Uint8Array
   /** All or nothing: throws on any malformed op. */
   decode (bytes: Uint8Array): Op[]
+  /** `encode` of ops given as their logged encodings (`ReplicaStore.encodedOpsAfter`). */
+  joinEncoded? (encoded: readonly Uint8Array[]): Uint8Array
 }
 
 /** The store's op codec bound to a kind registry. */
 export function storeOpCodec (kinds: KindRegistry): OpCodec {
-  return { encode: (ops) => encodeOps(ops, kinds), decode: (bytes) => decodeOps(bytes, kinds) }
+  return { encode: (ops) => encodeOps(ops, kinds), decode: (bytes) => decodeOps(bytes, kinds), joinEncoded: joinEncodedOps }
 }
 
 export type ReplLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>

@@ -31,7 +31,7 @@ export interface SyncOptions {
   logger: ReplLogger
   /** Period of background rounds (ms); 0 disables the timer. Default 2000. */
   intervalMs?: number
-  /** Ops per OPS frame. Default 512. */
+  /** Ops per OPS frame. Default 2048 (a few hundred KiB of typical ops, under MAX_FRAME). */
   chunkOps?: number
   /** Ops one round sends at most. Default 50 000. */
   maxOpsPerRound?: number
@@ -90,6 +90,8 @@ export class SyncService {
   readonly stats: SyncStats = { rounds: 0, roundErrors: 0, served: 0, serveErrors: 0, opsPulled: 0, opsServed: 0, snapshotsImported: 0, snapshotsServed: 0, recentRoundMs: [] }
   readonly peers = new Map<string, PeerSyncState>()
   private readonly inflight = new Map<string, Promise<RoundResult | undefined>>()
+  /** The pull that runs before the next one (pulls are serialized; never rejects). */
+  private pullTurn: Promise<unknown> = Promise.resolve()
   private timer: NodeJS.Timeout | undefined
   private running = false
   private pulling = false
@@ -156,7 +158,10 @@ export class SyncService {
     const cur = this.inflight.get(id)
     if (cur !== undefined) return cur
     if (!this.running || !this.pulling) return Promise.resolve(undefined)
-    const p = this.pull(peer).catch((err: unknown) => {
+    // Pulls run one at a time: peers that connect together (a healed partition) would
+    // otherwise each stream the same missing ops, and all but one copy are duplicates the
+    // puller decodes for nothing. The next round asks with the vector the last one left.
+    const p = this.pullTurn.then(async () => this.running && this.pulling ? this.pull(peer) : undefined).catch((err: unknown) => {
       this.stats.roundErrors++
       const st = this.peers.get(id)
       if (st !== undefined) { st.errors++; st.lastError = String((err as Error)?.message ?? err) }
@@ -164,6 +169,7 @@ export class SyncService {
       return undefined
     }).finally(() => this.inflight.delete(id))
     this.inflight.set(id, p)
+    this.pullTurn = p
     return p.then((r) => {
       if (r?.more === true && this.running) void this.round(peer)
       return r
@@ -212,6 +218,8 @@ export class SyncService {
       this.o.membership.vouch(id, hello.members)
       const st = this.heard(id, hello.vv)
       const chunks: Uint8Array[] = []
+      const applying: Array<Promise<void>> = []
+      let failed: unknown
       let snapBytes = 0
       for (;;) {
         const f = await read()
@@ -227,10 +235,15 @@ export class SyncService {
           this.stats.snapshotsImported++
         } else if (f.type === 'ops') {
           const ops = this.o.codec.decode(f.bytes)
+          if (failed !== undefined) throw failed
           live()
-          const r = await this.o.store.applyRemote(ops)
-          res.applied += r.applied
-          res.duplicates += r.duplicates
+          // Applied to memory now; durability is awaited once, at the end of the round, so
+          // the next frame is read and applied while this one's batch is written (waiting for
+          // each frame's fsync left the stream idle). The responder keeps the ops meanwhile.
+          applying.push(this.o.store.applyRemote(ops).then((r) => {
+            res.applied += r.applied
+            res.duplicates += r.duplicates
+          }, (err: unknown) => { failed ??= err }))
           this.stats.opsPulled += ops.length
         } else if (f.type === 'end') {
           res.more = f.more
@@ -241,6 +254,8 @@ export class SyncService {
           throw new FormStateError('decode_invalid', `unexpected ${f.type} frame`)
         }
       }
+      await Promise.all(applying)
+      if (failed !== undefined) throw failed
       await stream.close({ signal }).catch(() => {})
       res.ms = performance.now() - t0
       st.rounds++
@@ -285,18 +300,32 @@ export class SyncService {
         vvMerge(cursor, mine) // the snapshot holds at least what `mine` says
         this.stats.snapshotsServed++
       }
-      const chunk = this.o.chunkOps ?? 512
+      const chunk = this.o.chunkOps ?? 2048
       const cap = this.o.maxOpsPerRound ?? 50_000
       let sent = 0
       let more = false
+      const { store, codec } = this.o
+      // Ops go out as they are logged when the store and codec allow: decoding them only to
+      // re-encode them was most of a responder's work.
+      const raw = store.encodedOpsAfter !== undefined && codec.joinEncoded !== undefined
       for (;;) {
-        const ops = await this.o.store.opsAfter(cursor, chunk)
+        let ops: Array<{ origin: string, seq: number }>
+        let bytes: () => Uint8Array
+        if (raw) {
+          const enc = await store.encodedOpsAfter!(cursor, chunk)
+          ops = enc
+          bytes = () => codec.joinEncoded!(enc.map((e) => e.bytes))
+        } else {
+          const dec = await store.opsAfter(cursor, chunk)
+          ops = dec
+          bytes = () => codec.encode(dec)
+        }
         let advanced = false
         for (const op of ops) {
           if (op.seq > (cursor.get(op.origin) ?? 0)) { cursor.set(op.origin, op.seq); advanced = true }
         }
         if (ops.length === 0 || !advanced) break
-        await send({ type: 'ops', bytes: this.o.codec.encode(ops) })
+        await send({ type: 'ops', bytes: bytes() })
         sent += ops.length
         if (sent >= cap) { more = true; break }
       }

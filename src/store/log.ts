@@ -8,7 +8,7 @@ import type { SeqTracker } from './gaps.ts'
 import type { Keys } from './keys.ts'
 import { decodeLoggedOp, decodeOp } from './op-codec.ts'
 import { prefixEnd, type KvStore, type KvWrite } from './storage.ts'
-import type { KindRegistry, Op, ReplicaId } from './types.ts'
+import type { EncodedOp, KindRegistry, Op, ReplicaId } from './types.ts'
 
 export class OpLog {
   constructor (private readonly kv: KvStore, private readonly keys: Keys, private readonly kinds: KindRegistry) {}
@@ -44,6 +44,16 @@ export class OpLog {
     if (limit <= 0) return out
     for await (const chunk of this.rawAfter(origin, after, limit)) {
       for (const [, v] of chunk) out.push(decodeOp(v, this.kinds))
+    }
+    return out
+  }
+
+  /** Logged ops of `origin` with seq > `after`, at most `limit`, as stored (not decoded). */
+  async readEncoded (origin: ReplicaId, after: number, limit: number): Promise<EncodedOp[]> {
+    const out: EncodedOp[] = []
+    if (limit <= 0) return out
+    for await (const chunk of this.rawAfter(origin, after, limit)) {
+      for (const [k, v] of chunk) out.push({ origin, seq: this.keys.parseLog(k).seq, bytes: v })
     }
     return out
   }

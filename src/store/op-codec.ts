@@ -187,6 +187,23 @@ export function encodeOps (ops: readonly Op[], kinds: KindRegistry): Uint8Array 
   return w.finish()
 }
 
+/**
+ * `encodeOps` of ops given as their own encodings (`encodeOp` bytes, e.g. read from the
+ * log): the bodies are copied, nothing is decoded. The receiver's `decodeOps` validates.
+ */
+export function joinEncodedOps (encoded: readonly Uint8Array[]): Uint8Array {
+  if (encoded.length > MAX_OPS) bad(`at most ${MAX_OPS} ops per batch`)
+  let size = 16
+  for (const e of encoded) size += e.length
+  const w = new Writer(size)
+  w.u8(OP_VERSION).uint(encoded.length)
+  for (const e of encoded) {
+    if (e[0] !== OP_VERSION) throw new FormStateError('decode_invalid', `unknown op version ${e[0]}`)
+    w.raw(e.subarray(1))
+  }
+  return w.finish()
+}
+
 /** Decode a list of ops; all or nothing. */
 export function decodeOps (bytes: Uint8Array, kinds: KindRegistry): Op[] {
   return decoding(() => {

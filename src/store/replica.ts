@@ -17,7 +17,7 @@ import { Snapshots } from './replica-snapshots.ts'
 import { StateMap } from './state-map.ts'
 import type { KvStore, KvWrite } from './storage.ts'
 import type {
-  ApplyResult, Change, DurabilityPolicy, EntityView, FieldState, KindRegistry, Op, ReplicaId, ReplicaStore,
+  ApplyResult, Change, DurabilityPolicy, EncodedOp, EntityView, FieldState, KindRegistry, Op, ReplicaId, ReplicaStore,
   ShardId, SnapshotInfo, VersionVector,
 } from './types.ts'
 
@@ -239,6 +239,15 @@ export class Replica implements ReplicaStore {
     for (const origin of [...this.tracker.origins()].sort()) {
       if (out.length >= limit) break
       out.push(...await this.log.read(origin, vv.get(origin) ?? 0, limit - out.length))
+    }
+    return out
+  }
+
+  async encodedOpsAfter (vv: VersionVector, limit: number): Promise<EncodedOp[]> {
+    const out: EncodedOp[] = []
+    for (const origin of [...this.tracker.origins()].sort()) {
+      if (out.length >= limit) break
+      out.push(...await this.log.readEncoded(origin, vv.get(origin) ?? 0, limit - out.length))
     }
     return out
   }

@@ -117,6 +117,11 @@ export interface ReplicaStore {
 
   /** Logged ops the holder of `vv` lacks, ordered by origin then seq, at most `limit`. */
   opsAfter (vv: VersionVector, limit: number): Promise<Op[]>
+  /**
+   * `opsAfter` without decoding: each op as the bytes it is logged as (`encodeOp`), for
+   * serving anti-entropy, where decoding only to re-encode would be wasted work.
+   */
+  encodedOpsAfter? (vv: VersionVector, limit: number): Promise<EncodedOp[]>
   /** The op log of one origin after `after`, for inspection. */
   readLog (origin: ReplicaId, after: number, limit: number): Promise<Op[]>
   /** Lowest vector such that ops at or below it may have been compacted away. */
@@ -147,4 +152,11 @@ export interface ReplicaStore {
 
   start (): Promise<void>
   stop (): Promise<void>
+}
+
+/** One logged op as stored: its origin and seq, and its `encodeOp` bytes. */
+export interface EncodedOp {
+  origin: ReplicaId
+  seq: number
+  bytes: Uint8Array
 }
