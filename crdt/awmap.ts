@@ -13,12 +13,14 @@
  */
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
-import { type CausalContext, ccClone, ccEmpty, ccEquals, ccFromDots, ccJoin, ccMax, ccToJSON, decodeCc, decodeDots, type Dots, dotsToJSON, encodeCc, encodeDots, joinDots } from './dots.ts'
+import { type CausalContext, cloudClone, pair, ccEquals, ccFromDots, ccJoin, ccMax, ccToJSON, decodeCc, decodeDots, type Dots, dotsToJSON, encodeCc, encodeDots, joinDots } from './dots.ts'
 import { exact, none } from './flat.ts'
 import type { CrdtType, ReplicaId } from './types.ts'
 
-export interface AwMap<S> {
-  cc: CausalContext
+/**
+ * The causal context's fields live on the state itself (one object less per map).
+ */
+export interface AwMap<S> extends CausalContext {
   /**
    * Triples `[key, dots, value, …]`, keys ascending. Empty dots = removed (value kept
    * hidden). Triples rather than entry objects: one object less per key.
@@ -85,17 +87,17 @@ export function awMapType<S, D, V> (kind: string, valueType: CrdtType<S, D, V>):
       const ka = ae[i] as string | undefined
       const kb = be[j] as string | undefined
       if (kb === undefined || (ka !== undefined && ka < kb)) {
-        const d = joinDots(ae[i + 1] as Dots, a.cc, [], b.cc)
+        const d = joinDots(ae[i + 1] as Dots, a, [], b)
         const v = ae[i + 2] as S
         if (keep(d, v)) out.push(ka!, d, v) // a removed key keeps a non-empty value hidden
         i += 3
       } else if (ka === undefined || kb < ka) {
-        const d = joinDots([], a.cc, be[j + 1] as Dots, b.cc)
+        const d = joinDots([], a, be[j + 1] as Dots, b)
         const v = be[j + 2] as S
         if (keep(d, v)) out.push(kb, d, vt.clone(v))
         j += 3
       } else {
-        const d = joinDots(ae[i + 1] as Dots, a.cc, be[j + 1] as Dots, b.cc)
+        const d = joinDots(ae[i + 1] as Dots, a, be[j + 1] as Dots, b)
         const v = vt.merge(ae[i + 2] as S, be[j + 2] as S)
         if (keep(d, v)) out.push(ka, d, v)
         i += 3
@@ -103,17 +105,17 @@ export function awMapType<S, D, V> (kind: string, valueType: CrdtType<S, D, V>):
       }
     }
     a.e = exact(out) // push over-allocates
-    ccJoin(a.cc, b.cc)
+    ccJoin(a, b)
     return a
   }
 
   const clone = (s: AwMap<S>): AwMap<S> => {
-    const e = s.e.length === 0 ? none<string | Dots | S>() : s.e.map((x, i) => (i % 3 === 0 ? x : i % 3 === 1 ? (x as Dots).slice() : vt.clone(x as S)))
-    return { cc: ccClone(s.cc), e }
+    const e = s.e.length === 0 ? none<string | Dots | S>() : s.e.map((x, i) => (i % 3 === 0 ? x : i % 3 === 1 ? x : vt.clone(x as S)))
+    return { vv: s.vv, cloud: cloudClone(s.cloud), e }
   }
 
   const encode = (w: Writer, s: AwMap<S>): void => {
-    encodeCc(w, s.cc)
+    encodeCc(w, s)
     w.uint(s.e.length / 3)
     for (let i = 0; i < s.e.length; i += 3) {
       w.string(s.e[i] as string)
@@ -136,25 +138,28 @@ export function awMapType<S, D, V> (kind: string, valueType: CrdtType<S, D, V>):
       e.push(key, d, v)
       prev = key
     }
-    return { cc, e: exact(e) }
+    return { vv: cc.vv, cloud: cc.cloud, e: exact(e) }
   }
 
   return {
     kind,
     valueType,
-    empty: () => ({ cc: ccEmpty(), e: none() }),
+    empty: () => ({ vv: none(), cloud: none(), e: none() }),
     clone,
     merge: join,
     apply: join,
     deltaState: clone,
     put (s, replica, key, valueDelta) {
       if (typeof key !== 'string') throw new CrdtError('invalid_delta', 'map keys are strings')
-      const dot: Dots = [replica, ccMax(s.cc, replica) + 1]
+      const dot: Dots = pair(replica, ccMax(s, replica) + 1)
       const cc = ccFromDots(dotsOf(s, key))
       ccJoin(cc, ccFromDots(dot))
-      return { cc, e: [key, dot, vt.deltaState(valueDelta)] }
+      return { vv: cc.vv, cloud: cc.cloud, e: [key, dot, vt.deltaState(valueDelta)] }
     },
-    remove: (s, key) => ({ cc: ccFromDots(dotsOf(s, key)), e: none() }),
+    remove (s, key) {
+      const cc = ccFromDots(dotsOf(s, key))
+      return { vv: cc.vv, cloud: cc.cloud, e: none() }
+    },
     get (s, key) {
       const i = find(s.e, key)
       return i >= 0 && (s.e[i + 1] as Dots).length > 0 ? (s.e[i + 2] as S) : undefined
@@ -177,7 +182,7 @@ export function awMapType<S, D, V> (kind: string, valueType: CrdtType<S, D, V>):
       return out
     },
     equals (a, b) {
-      if (a.e.length !== b.e.length || !ccEquals(a.cc, b.cc)) return false
+      if (a.e.length !== b.e.length || !ccEquals(a, b)) return false
       for (let i = 0; i < a.e.length; i += 3) {
         const x = a.e[i + 1] as Dots
         const y = b.e[i + 1] as Dots
@@ -195,7 +200,7 @@ export function awMapType<S, D, V> (kind: string, valueType: CrdtType<S, D, V>):
         const d = s.e[i + 1] as Dots
         setMember(entries, s.e[i] as string, { present: d.length > 0, dots: dotsToJSON(d), value: vt.inspect(s.e[i + 2] as S) })
       }
-      return { cc: ccToJSON(s.cc), entries }
+      return { cc: ccToJSON(s), entries }
     },
   }
 }

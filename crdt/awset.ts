@@ -11,12 +11,12 @@
  */
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
-import { type CausalContext, ccClone, ccEmpty, ccEquals, ccFromDots, ccJoin, ccMax, ccToJSON, decodeCc, decodeDots, type Dots, dotsToJSON, encodeCc, encodeDots, joinDots } from './dots.ts'
+import { type CausalContext, cloudClone, pair, ccEquals, ccFromDots, ccJoin, ccMax, ccToJSON, decodeCc, decodeDots, type Dots, dotsToJSON, encodeCc, encodeDots, joinDots } from './dots.ts'
 import { exact, type Flat, flatFind, flatToObject, none } from './flat.ts'
 import type { CrdtType, ReplicaId } from './types.ts'
 
-export interface AwSet {
-  cc: CausalContext
+/** The causal context's fields live on the state itself (one object less per set). */
+export interface AwSet extends CausalContext {
   /** element → its dots (never empty), elements ascending. */
   e: Flat<Dots>
 }
@@ -29,15 +29,16 @@ function dotsOf (s: AwSet, el: string): Dots {
 /** Delta adding `el` at `replica`. */
 export function awsetAdd (s: AwSet, replica: ReplicaId, el: string): AwSet {
   if (typeof el !== 'string') throw new CrdtError('invalid_delta', 'set elements are strings')
-  const dot: Dots = [replica, ccMax(s.cc, replica) + 1]
+  const dot: Dots = pair(replica, ccMax(s, replica) + 1)
   const cc = ccFromDots(dotsOf(s, el))
   ccJoin(cc, ccFromDots(dot))
-  return { cc, e: [el, dot] }
+  return { vv: cc.vv, cloud: cc.cloud, e: [el, dot] }
 }
 
 /** Delta removing `el` (the adds observed here); a no-op delta if absent. */
 export function awsetRemove (s: AwSet, el: string): AwSet {
-  return { cc: ccFromDots(dotsOf(s, el)), e: none() }
+  const cc = ccFromDots(dotsOf(s, el))
+  return { vv: cc.vv, cloud: cc.cloud, e: none() }
 }
 
 export function awsetHas (s: AwSet, el: string): boolean {
@@ -62,32 +63,32 @@ function join (a: AwSet, b: AwSet): AwSet {
     let dots: Dots
     if (kb === undefined || (ka !== undefined && ka < kb)) {
       key = ka!
-      dots = joinDots(ae[i + 1] as Dots, a.cc, [], b.cc)
+      dots = joinDots(ae[i + 1] as Dots, a, [], b)
       i += 2
     } else if (ka === undefined || kb < ka) {
       key = kb
-      dots = joinDots([], a.cc, be[j + 1] as Dots, b.cc)
+      dots = joinDots([], a, be[j + 1] as Dots, b)
       j += 2
     } else {
       key = ka
-      dots = joinDots(ae[i + 1] as Dots, a.cc, be[j + 1] as Dots, b.cc)
+      dots = joinDots(ae[i + 1] as Dots, a, be[j + 1] as Dots, b)
       i += 2
       j += 2
     }
     if (dots.length > 0) out.push(key, dots)
   }
   a.e = exact(out) // push over-allocates
-  ccJoin(a.cc, b.cc)
+  ccJoin(a, b)
   return a
 }
 
 function clone (s: AwSet): AwSet {
-  const e = s.e.length === 0 ? none<string | Dots>() : s.e.map((x, i) => (i % 2 === 0 ? x : (x as Dots).slice()))
-  return { cc: ccClone(s.cc), e }
+  const e = s.e.length === 0 ? none<string | Dots>() : s.e.map((x, i) => (i % 2 === 0 ? x : x))
+  return { vv: s.vv, cloud: cloudClone(s.cloud), e }
 }
 
 function encode (w: Writer, s: AwSet): void {
-  encodeCc(w, s.cc)
+  encodeCc(w, s)
   w.uint(s.e.length >> 1)
   for (let i = 0; i < s.e.length; i += 2) {
     w.string(s.e[i] as string)
@@ -108,13 +109,13 @@ function decode (r: Reader): AwSet {
     e.push(el, dots)
     prev = el
   }
-  return { cc, e: exact(e) }
+  return { vv: cc.vv, cloud: cc.cloud, e: exact(e) }
 }
 
 /** The add-wins set type (kind `awset.v1`); value = elements in ascending order. */
 export const awsetType: CrdtType<AwSet, AwSet, string[]> = {
   kind: 'awset.v1',
-  empty: () => ({ cc: ccEmpty(), e: none() }),
+  empty: () => ({ vv: none(), cloud: none(), e: none() }),
   clone,
   merge: join,
   apply: join,
@@ -125,7 +126,7 @@ export const awsetType: CrdtType<AwSet, AwSet, string[]> = {
     return out
   },
   equals (a, b) {
-    if (a.e.length !== b.e.length || !ccEquals(a.cc, b.cc)) return false
+    if (a.e.length !== b.e.length || !ccEquals(a, b)) return false
     for (let i = 0; i < a.e.length; i += 2) {
       const x = a.e[i + 1] as Dots
       const y = b.e[i + 1] as Dots
@@ -137,5 +138,5 @@ export const awsetType: CrdtType<AwSet, AwSet, string[]> = {
   decodeState: decode,
   encodeDelta: encode,
   decodeDelta: decode,
-  inspect: (s) => ({ cc: ccToJSON(s.cc), elements: flatToObject(s.e, dotsToJSON) }),
+  inspect: (s) => ({ cc: ccToJSON(s), elements: flatToObject(s.e, dotsToJSON) }),
 }

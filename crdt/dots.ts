@@ -7,14 +7,71 @@
  */
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
-import { decodeFlatNum, encodeFlatNum, type Flat, flatEquals, flatFind, flatGet, flatMax, flatSet, flatToObject, insertOne, removePair, exact, none } from './flat.ts'
+import { decodeFlatNum, encodeFlatNum, exact, type Flat, flatEquals, flatFind, flatGet, flatSet, flatToObject, insertOne, insertPair, removePair, none } from './flat.ts'
 import type { ReplicaId } from './types.ts'
 
-/** Dots as `[r0, c0, r1, c1, …]` sorted by (replica, counter), no duplicates. */
+/**
+ * Dots as `[r0, c0, r1, c1, …]` sorted by (replica, counter), no duplicates. Immutable:
+ * never written in place, so one-dot arrays can be shared (see `pair`).
+ */
 export type Dots = Array<string | number>
 
+/**
+ * Interned one-entry arrays `[replica, counter]` for small counters, keyed by replica.
+ * A one-dot `Dots` and a one-replica context vector are both this shape, and most states
+ * hold exactly that (an API key minted once by one node): sharing one frozen array saves
+ * 64 bytes per array held. Bounded: at most MAX_REPLICAS rows of MAX_COUNTER slots.
+ */
+const pairs = new Map<string, Array<readonly [string, number] | undefined>>()
+const MAX_REPLICAS = 256
+const MAX_COUNTER = 64
+
+/**
+ * The array `[r, c]`, shared and frozen when `c` is small (a write to it throws), else a
+ * fresh one. Only for arrays that are never written in place (dots, context vectors).
+ */
+export function pair (r: string, c: number): Array<string | number> {
+  if (c < 1 || c > MAX_COUNTER) return [r, c]
+  let row = pairs.get(r)
+  if (row === undefined) {
+    if (pairs.size >= MAX_REPLICAS) return [r, c]
+    row = []
+    pairs.set(r, row)
+  }
+  let p = row[c]
+  if (p === undefined) {
+    p = Object.freeze([r, c] as [string, number])
+    row[c] = p
+  }
+  return p as unknown as Array<string | number>
+}
+
+/** `a` itself (a shared pair when it has one entry): for storing an immutable flat array. */
+function keepFlat<T extends Array<string | number>> (a: T): T {
+  if (a.length === 0) return none() as T
+  if (a.length === 2 && typeof a[1] === 'number') return pair(a[0] as string, a[1]) as T
+  return a
+}
+
+/**
+ * `vv` with `r` raised to `c` (if larger), never written in place: the result is `vv`
+ * itself, a shared pair, or a new exact-size array. Vectors are shared between clones.
+ */
+function vvMax (vv: Flat<number>, r: string, c: number): Flat<number> {
+  const i = flatFind(vv, r)
+  if (i >= 0) {
+    if (c <= (vv[i + 1] as number)) return vv
+    if (vv.length === 2) return pair(r, c)
+    const out = vv.slice()
+    out[i + 1] = c
+    return out
+  }
+  if (c <= 0) return vv
+  return vv.length === 0 ? pair(r, c) : insertPair(vv, ~i, r, c)
+}
+
 export interface CausalContext {
-  /** replica → highest counter with no gap below it. */
+  /** replica → highest counter with no gap below it. Immutable (shared by clones). */
   vv: Flat<number>
   /** replica → ascending counters seen past a gap (each > vv[r] + 1). */
   cloud: Flat<number[]>
@@ -24,9 +81,13 @@ export function ccEmpty (): CausalContext {
   return { vv: none(), cloud: none() }
 }
 
+/** A copy of a cloud (its rows are written in place; vectors are not, so they are shared). */
+export function cloudClone (cloud: Flat<number[]>): Flat<number[]> {
+  return cloud.length === 0 ? none() : cloud.map((x, i) => (i % 2 === 0 ? x : (x as number[]).slice()))
+}
+
 export function ccClone (cc: CausalContext): CausalContext {
-  const cloud = cc.cloud.length === 0 ? none<string | number[]>() : cc.cloud.map((x, i) => (i % 2 === 0 ? x : (x as number[]).slice()))
-  return { vv: exact(cc.vv), cloud }
+  return { vv: cc.vv, cloud: cloudClone(cc.cloud) }
 }
 
 /** Has the context seen dot (r, c)? */
@@ -54,7 +115,7 @@ function compact (cc: CausalContext, r: ReplicaId): void {
     k++
   }
   if (k === 0) return
-  cc.vv = flatMax(cc.vv, r, v)
+  cc.vv = vvMax(cc.vv, r, v)
   if (k === row.length) cc.cloud = removePair(cc.cloud, ri)
   else cc.cloud[ri + 1] = row.slice(k)
 }
@@ -80,7 +141,8 @@ export function ccAdd (cc: CausalContext, r: ReplicaId, c: number): void {
 
 /** Join `b` into `a`. */
 export function ccJoin (a: CausalContext, b: CausalContext): CausalContext {
-  for (let i = 0; i < b.vv.length; i += 2) a.vv = flatMax(a.vv, b.vv[i] as string, b.vv[i + 1] as number)
+  if (a.vv.length === 0) a.vv = b.vv // immutable: share
+  else for (let i = 0; i < b.vv.length; i += 2) a.vv = vvMax(a.vv, b.vv[i] as string, b.vv[i + 1] as number)
   for (let i = 0; i < b.cloud.length; i += 2) {
     const r = b.cloud[i] as string
     const v = flatGet(a.vv, r) ?? 0
@@ -120,7 +182,7 @@ export function encodeCc (w: Writer, cc: CausalContext): void {
 
 /** Decode a context in canonical form (cloud strictly past vv + 1, ascending, non-empty rows). */
 export function decodeCc (r: Reader): CausalContext {
-  const vv = decodeFlatNum(r)
+  const vv = keepFlat(decodeFlatNum(r))
   const n = r.count()
   const cloud: Flat<number[]> = []
   let prevR: string | undefined
@@ -176,7 +238,7 @@ export function joinDots (da: Dots, ca: CausalContext, db: Dots, cb: CausalConte
   }
   // Usually nothing changed: keep the old array instead of a copy.
   if (out.length === da.length && out.every((x, k) => x === da[k])) return da
-  return exact(out)
+  return keepFlat(out.length > 2 ? out.slice() : out) // push over-allocates
 }
 
 export function encodeDots (w: Writer, dots: Dots): void {
@@ -195,7 +257,7 @@ export function decodeDots (r: Reader, cc: CausalContext): Dots {
     if (i > 0 && cmpDot(out[out.length - 2] as string, out[out.length - 1] as number, rep, c) >= 0) throw new CrdtError('decode_invalid', 'dots not strictly ascending')
     out.push(rep, c)
   }
-  return exact(out)
+  return keepFlat(out.length > 2 ? out.slice() : out)
 }
 
 export function dotsToJSON (dots: Dots): string[] {
