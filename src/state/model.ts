@@ -46,8 +46,20 @@ export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
  * same entity.
  */
 export function accountIdFor (projectId: string, sub: string): string {
-  return 'acc_' + createHash('sha256').update(projectId).update('\0').update(sub).digest('hex').slice(0, 24)
+  // Several lookups per request (auth, rate limit, the route): a small memo saves a SHA-256
+  // each. Bounded: past the cap it starts over, so unknown callers cannot grow it.
+  const memoKey = projectId + '\0' + sub
+  let id = accountIds.get(memoKey)
+  if (id === undefined) {
+    id = 'acc_' + createHash('sha256').update(projectId).update('\0').update(sub).digest('hex').slice(0, 24)
+    if (accountIds.size >= ACCOUNT_ID_MEMO) accountIds.clear()
+    accountIds.set(memoKey, id)
+  }
+  return id
 }
+
+const ACCOUNT_ID_MEMO = 10_000
+const accountIds = new Map<string, string>()
 
 /** The raw state of one field, or undefined. */
 export function fieldState<S> (store: ReplicaStore, target: string, field: string): S | undefined {
