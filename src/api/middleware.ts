@@ -30,6 +30,8 @@ export function requestId (): Middleware {
  */
 export function accessLog (log: Logger): Middleware {
   return async (ctx, next) => {
+    // Below `info` (e.g. --log-level warn) there is nothing to record: skip the timing too.
+    if (!log.enabled('info')) { await next(); return }
     const start = process.hrtime.bigint()
     try {
       await next()
