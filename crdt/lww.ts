@@ -7,22 +7,75 @@
  */
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
-import { compareHlc, decodeHlc, encodeHlc, type Hlc, HLC_ZERO } from './hlc.ts'
+import type { Hlc } from './hlc.ts'
 import type { CrdtType, ReplicaId } from './types.ts'
 import { checkValue, compareValues, decodeValue, encodeValue, type Value, valueEquals, valueToJSON } from './value-codec.ts'
 
+/**
+ * A register's state (and delta). `t` and `r` are read-only: a register changes only
+ * through `lwwType.merge`/`apply`.
+ */
 export interface Lww {
   value: Value
-  t: Hlc
-  r: ReplicaId
+  readonly t: Hlc
+  readonly r: ReplicaId
+}
+
+const SPLIT = 2 ** 24
+
+/**
+ * The time and replica of a write, shared by every register one op writes (a record's
+ * fields carry the op's time): holding the replica here rather than in each register
+ * saves 8 bytes per register. The wall clock is kept as two small integers (`hi`, `lo`)
+ * because a millisecond timestamp is past V8's small-integer range and would be boxed in
+ * a separate 16-byte heap number. Immutable.
+ */
+class Stamp implements Hlc {
+  private readonly hi: number
+  private readonly lo: number
+  constructor (wall: number, readonly logical: number, readonly r: ReplicaId) {
+    this.hi = Math.floor(wall / SPLIT)
+    this.lo = wall - this.hi * SPLIT
+  }
+
+  get wall (): number {
+    return this.hi * SPLIT + this.lo
+  }
+}
+
+const ZERO = new Stamp(0, 0, '')
+/** The last stamp made: runs of equal stamps (a record's fields, decoded or set) share it. */
+let last = ZERO
+
+function stampOf (wall: number, logical: number, r: ReplicaId): Stamp {
+  const l = last
+  if (l.logical === logical && l.r === r && l.wall === wall) return l
+  last = new Stamp(wall, logical, r)
+  return last
+}
+
+/** Register object: a value and a shared stamp (40 bytes instead of 48 for `{ value, t, r }`). */
+class Reg implements Lww {
+  constructor (public value: Value, public s: Stamp) {}
+  get t (): Hlc { return this.s }
+  get r (): ReplicaId { return this.s.r }
+}
+
+/** The stamp of any `Lww` (a plain `{ value, t, r }` object too). */
+function stamp (x: Lww): Stamp {
+  return x instanceof Reg ? x.s : stampOf(x.t.wall, x.t.logical, x.r)
+}
+
+function compareStamps (a: Stamp, b: Stamp): number {
+  if (a === b) return 0
+  const c = a.wall - b.wall || a.logical - b.logical
+  if (c !== 0) return c
+  return a.r === b.r ? 0 : a.r < b.r ? -1 : 1
 }
 
 /** (t, r, value bytes) order: positive when `a` wins over `b`. */
 export function compareLww (a: Lww, b: Lww): number {
-  const c = compareHlc(a.t, b.t)
-  if (c !== 0) return c
-  if (a.r !== b.r) return a.r < b.r ? -1 : 1
-  return compareValues(a.value, b.value)
+  return compareStamps(stamp(a), stamp(b)) || compareValues(a.value, b.value)
 }
 
 function checkHlc (t: Hlc): void {
@@ -38,45 +91,53 @@ function checkHlc (t: Hlc): void {
 export function lwwSet (value: Value, t: Hlc, replica: ReplicaId): Lww {
   checkValue(value)
   checkHlc(t)
-  return { value, t, r: replica }
+  return new Reg(value, stampOf(t.wall, t.logical, replica))
 }
 
-function encode (w: Writer, s: Lww): void {
-  encodeHlc(w, s.t)
+function encode (w: Writer, x: Lww): void {
+  const s = stamp(x)
+  w.uint(s.wall).uint(s.logical) // the HLC encoding (wall, logical)
   w.string(s.r)
-  encodeValue(w, s.value)
+  encodeValue(w, x.value)
 }
 
 function decode (r: Reader): Lww {
-  const t = decodeHlc(r)
+  const wall = r.uint()
+  const logical = r.uint()
   const rep = r.string()
   const value = decodeValue(r)
-  return { value, t, r: rep }
+  return new Reg(value, stampOf(wall, logical, rep))
 }
 
 /** The LWW register type (kind `lww.v1`). Empty = null at time zero by replica ''. */
 export const lwwType: CrdtType<Lww, Lww, Value> = {
   kind: 'lww.v1',
-  empty: () => ({ value: null, t: HLC_ZERO, r: '' }),
-  // Values and timestamps are immutable, so a shallow copy is a full clone.
-  clone: (s) => ({ value: s.value, t: s.t, r: s.r }),
+  empty: () => new Reg(null, ZERO),
+  // Values and stamps are immutable, so a shallow copy is a full clone.
+  clone: (x) => new Reg(x.value, stamp(x)),
   merge (a, b) {
     if (compareLww(b, a) > 0) {
-      a.value = b.value
-      a.t = b.t
-      a.r = b.r
+      if (a instanceof Reg) {
+        a.value = b.value
+        a.s = stamp(b)
+        return a
+      }
+      return new Reg(b.value, stamp(b))
     }
     return a
   },
   apply (s, d) {
     return lwwType.merge(s, d)
   },
-  deltaState: (d) => ({ value: d.value, t: d.t, r: d.r }),
+  deltaState: (d) => new Reg(d.value, stamp(d)),
   value: (s) => s.value,
-  equals: (a, b) => compareHlc(a.t, b.t) === 0 && a.r === b.r && valueEquals(a.value, b.value),
+  equals: (a, b) => compareStamps(stamp(a), stamp(b)) === 0 && valueEquals(a.value, b.value),
   encodeState: encode,
   decodeState: decode,
   encodeDelta: encode,
   decodeDelta: decode,
-  inspect: (s) => ({ value: valueToJSON(s.value), t: { wall: s.t.wall, logical: s.t.logical }, r: s.r }),
+  inspect: (x) => {
+    const s = stamp(x)
+    return { value: valueToJSON(x.value), t: { wall: s.wall, logical: s.logical }, r: s.r }
+  },
 }
