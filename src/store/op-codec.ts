@@ -140,11 +140,21 @@ export function encodeOp (op: Op, kinds: KindRegistry): Uint8Array {
  * only churn the weak table (and grow it with every op of a burst in flight).
  */
 export function encodeOpOnce (op: Op, kinds: KindRegistry): Uint8Array {
-  const w = new Writer(64)
+  // One reused writer (finish() copies out): a metered call's op is ~600 bytes, which a
+  // fresh 64-byte writer reached through four reallocations, each string sized for its
+  // worst case. A writer grown by an unusually large op is dropped rather than kept.
+  const w = opScratch
+  w.pos = 0
   w.u8(OP_VERSION)
   writeBody(w, op, kinds)
-  return w.finish()
+  const out = w.finish()
+  if (out.length > OP_SCRATCH_KEEP) opScratch = new Writer(OP_SCRATCH_SIZE)
+  return out
 }
+
+const OP_SCRATCH_SIZE = 4096
+const OP_SCRATCH_KEEP = 64 * 1024
+let opScratch = new Writer(OP_SCRATCH_SIZE)
 
 /** Decode one op; every delta is decoded by its kind. Throws `invalid_op` / `decode_*`. */
 export function decodeOp (bytes: Uint8Array, kinds: KindRegistry): Op {
