@@ -91,6 +91,20 @@ export class Writer {
     const start = this.pos
     // Reserve a 1-byte length for short strings, else fall back to a separate encode.
     if (s.length < 43) {
+      // ASCII (field names, kinds, ids: nearly every string here) is copied unit by unit:
+      // cheaper than a subarray plus encodeInto per string. Anything else falls through.
+      const n = s.length
+      let i = 0
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i)
+        if (c >= 0x80) break
+        this.buf[start + 1 + i] = c
+      }
+      if (i === n) {
+        this.buf[start] = n
+        this.pos = start + 1 + n
+        return this
+      }
       const { written } = textEncoder.encodeInto(s, this.buf.subarray(start + 1))
       this.buf[start] = written
       this.pos = start + 1 + written
