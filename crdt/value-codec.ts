@@ -74,6 +74,37 @@ function setMember (o: Record<string, Value>, k: string, v: Value): void {
   Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
 }
 
+/**
+ * Decoded small arrays of primitives (API key scopes like `['read', 'write']`, tags) are
+ * shared: one frozen array per distinct content instead of 64+ bytes per value held.
+ * Values are immutable once decoded (see above); freezing makes a stray write throw
+ * rather than change every state holding the array. Bounded (oldest entry dropped).
+ */
+const SHARED_MAX_LENGTH = 8
+const SHARED_MAX_STRING = 64
+const SHARED_MAX_ENTRIES = 1024
+const sharedArrays = new Map<string, readonly Value[]>()
+const EMPTY_ARRAY: readonly Value[] = Object.freeze([])
+
+function shared (a: Value[]): readonly Value[] {
+  if (a.length === 0) return EMPTY_ARRAY
+  let key = ''
+  for (const v of a) {
+    if (typeof v === 'string') {
+      if (v.length > SHARED_MAX_STRING) return a.slice()
+      key += `s${v.length}:${v}`
+    } else if (typeof v === 'boolean' || v === null || (typeof v === 'number' && !Object.is(v, -0))) {
+      key += `${typeof v}${String(v)};` // String(number) round-trips exactly; -0 would print as 0
+    } else return a.slice() // -0, nested arrays, objects, bytes: not shared
+  }
+  const hit = sharedArrays.get(key)
+  if (hit !== undefined) return hit
+  const frozen = Object.freeze(a.slice())
+  if (sharedArrays.size >= SHARED_MAX_ENTRIES) sharedArrays.delete(sharedArrays.keys().next().value!)
+  sharedArrays.set(key, frozen)
+  return frozen
+}
+
 function dec (r: Reader, depth: number): Value {
   if (depth > MAX_VALUE_DEPTH) throw new CrdtError('decode_oversized', `value nested deeper than ${MAX_VALUE_DEPTH}`)
   const tag = r.u8()
@@ -94,7 +125,7 @@ function dec (r: Reader, depth: number): Value {
       const n = r.count(MAX_COUNT)
       const out: Value[] = []
       for (let i = 0; i < n; i++) out.push(dec(r, depth + 1))
-      return out.slice() // exact size
+      return n <= SHARED_MAX_LENGTH ? shared(out) : out.slice() // exact size
     }
     case Tag.Obj: {
       const n = r.count(MAX_COUNT)

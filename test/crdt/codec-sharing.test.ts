@@ -8,6 +8,7 @@ import fc from 'fast-check'
 import { Reader, Writer } from '../../crdt/codec.ts'
 import { CrdtError } from '../../crdt/errors.ts'
 import { decodeHlc, encodeHlc } from '../../crdt/hlc.ts'
+import { decodeValue, encodeValue, type Value } from '../../crdt/value-codec.ts'
 import { testSeed } from '../support/seed.ts'
 
 const seed = testSeed('codec-sharing')
@@ -70,4 +71,33 @@ test('hlc: equal timestamps decoded in a row are one frozen object; others are t
   assert.notEqual(back[1], back[2])
   assert.equal(back[3], back[4])
   for (const t of back) assert.ok(Object.isFrozen(t), 'a shared timestamp cannot be changed through one of its holders')
+})
+
+test('values: small arrays of primitives decode to one shared frozen array per content, always equal to their input', () => {
+  const prim = fc.oneof(fc.constantFrom<Value>('read', 'write', '1', 1, 0, -0, true, 'true', null, 'null', 1.5, '', 'a'.repeat(70)), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }))
+  const arr = fc.array(prim, { maxLength: 10 })
+  fc.assert(fc.property(fc.array(arr, { maxLength: 40 }), (input) => {
+    const w = new Writer()
+    for (const a of input) encodeValue(w, a)
+    const bytes = w.finish()
+    const r = new Reader(bytes)
+    const back = input.map(() => decodeValue(r) as readonly Value[])
+    r.end()
+    for (let i = 0; i < input.length; i++) {
+      // Exact equality, -0 included: a shared array must re-encode to the same bytes.
+      assert.equal(back[i]!.length, input[i]!.length)
+      for (let k = 0; k < input[i]!.length; k++) assert.ok(Object.is(back[i]![k], input[i]![k]), `element ${k} of ${JSON.stringify(input[i])}`)
+    }
+    const w2 = new Writer()
+    for (const a of back) encodeValue(w2, a)
+    assert.deepEqual(w2.finish(), bytes)
+  }), { seed, numRuns: 200 })
+  const enc = (v: Value): Uint8Array => { const w = new Writer(); encodeValue(w, v); return w.finish() }
+  const a = decodeValue(new Reader(enc(['read', 'write'])))
+  const b = decodeValue(new Reader(enc(['read', 'write'])))
+  assert.equal(a, b, 'equal small arrays are one object')
+  assert.ok(Object.isFrozen(a), 'a shared array cannot be changed through one of its holders')
+  assert.notEqual(decodeValue(new Reader(enc(['1']))), decodeValue(new Reader(enc([1]))))
+  const nested = [['read']]
+  assert.deepEqual(decodeValue(new Reader(enc(nested))), nested)
 })
