@@ -234,17 +234,21 @@ export class SyncService {
           res.snapshot = true
           this.stats.snapshotsImported++
         } else if (f.type === 'ops') {
-          const ops = this.o.codec.decode(f.bytes)
+          const { store, codec } = this.o
+          // The store decodes frames in its own format itself (no per-op caches); `decode`
+          // first otherwise. Either way a malformed frame applies nothing.
+          const direct = store.applyEncoded !== undefined && codec.joinEncoded !== undefined
+          const ops = direct ? undefined : codec.decode(f.bytes)
           if (failed !== undefined) throw failed
           live()
           // Applied to memory now; durability is awaited once, at the end of the round, so
           // the next frame is read and applied while this one's batch is written (waiting for
           // each frame's fsync left the stream idle). The responder keeps the ops meanwhile.
-          applying.push(this.o.store.applyRemote(ops).then((r) => {
+          applying.push((ops === undefined ? store.applyEncoded!(f.bytes) : store.applyRemote(ops)).then((r) => {
             res.applied += r.applied
             res.duplicates += r.duplicates
+            this.stats.opsPulled += r.applied + r.duplicates
           }, (err: unknown) => { failed ??= err }))
-          this.stats.opsPulled += ops.length
         } else if (f.type === 'end') {
           res.more = f.more
           break

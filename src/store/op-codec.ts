@@ -238,6 +238,35 @@ export function decodeOps (bytes: Uint8Array, kinds: KindRegistry): Op[] {
   })
 }
 
+/** Decoded ops, each with its own encoding (`encodeOp` bytes, as the log keeps it). */
+export type EncodedBatch = Array<{ op: Op, bytes: Uint8Array }>
+
+/**
+ * `decodeOps` for a batch about to be applied and logged: each op comes with its own
+ * encoding and nothing is remembered in the per-op weak tables (whose entries for tens of
+ * thousands of short-lived ops per second were a large part of a catching-up node's GC).
+ */
+export function decodeOpsWithBytes (bytes: Uint8Array, kinds: KindRegistry): EncodedBatch {
+  return decoding(() => {
+    const r = new Reader(bytes)
+    const v = r.u8()
+    if (v !== OP_VERSION) throw new FormStateError('decode_invalid', `unknown op version ${v}`)
+    const n = r.count(MAX_OPS)
+    const out: EncodedBatch = new Array(n)
+    for (let i = 0; i < n; i++) {
+      const start = r.pos
+      const op = readBody(r, kinds, false)
+      // A copy, so the log entry does not keep the whole batch buffer alive.
+      const own = new Uint8Array(1 + r.pos - start)
+      own[0] = OP_VERSION
+      own.set(bytes.subarray(start, r.pos), 1)
+      out[i] = { op, bytes: own }
+    }
+    r.end()
+    return out
+  })
+}
+
 /** The bytes an op was decoded from or last encoded to, if known (no encoding done). */
 export function cachedEncoding (op: Op): Uint8Array | undefined {
   return encodedOf.get(op)

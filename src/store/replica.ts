@@ -12,7 +12,7 @@ import { SeqTracker } from './gaps.ts'
 import { WriteQueue } from './group-commit.ts'
 import { Keys, readU64, u64 } from './keys.ts'
 import { OpLog } from './log.ts'
-import { checkOpShape, decodeOp, encodeOp, encodeOpOnce, isDecoded } from './op-codec.ts'
+import { checkOpShape, decodeOp, decodeOpsWithBytes, encodeOp, encodeOpOnce, isDecoded, type EncodedBatch } from './op-codec.ts'
 import { Snapshots } from './replica-snapshots.ts'
 import { StateMap } from './state-map.ts'
 import type { KvStore, KvWrite } from './storage.ts'
@@ -172,23 +172,36 @@ export class Replica implements ReplicaStore {
 
   async applyRemote (ops: readonly Op[]): Promise<ApplyResult> {
     this.ready()
-    // Validate everything before anything is applied.
-    const prepared: Array<{ op: Op; bytes: Uint8Array }> = new Array(ops.length)
-    const newKinds = new Map<string, string>()
+    const prepared: EncodedBatch = new Array(ops.length)
     for (let i = 0; i < ops.length; i++) {
       const raw = ops[i]!
       checkOpShape(raw)
       if (raw.shard !== this.shard) throw new FormStateError('invalid_op', `op for shard ${raw.shard}, this is shard ${this.shard}`)
       const bytes = encodeOp(raw, this.kinds)
-      const op = isDecoded(raw) ? raw : decodeOp(bytes, this.kinds)
+      prepared[i] = { op: isDecoded(raw) ? raw : decodeOp(bytes, this.kinds), bytes }
+    }
+    return this.applyPrepared(prepared)
+  }
+
+  async applyEncoded (batch: Uint8Array): Promise<ApplyResult> {
+    this.ready()
+    return this.applyPrepared(decodeOpsWithBytes(batch, this.kinds))
+  }
+
+  /** Validate every op of the batch (nothing applied on failure), then apply and log them. */
+  private async applyPrepared (prepared: EncodedBatch): Promise<ApplyResult> {
+    // Kinds given to fields of this batch, by target then field (no per-change key strings).
+    const newKinds = new Map<string, Map<string, string>>()
+    for (const { op } of prepared) {
+      if (op.shard !== this.shard) throw new FormStateError('invalid_op', `op for shard ${op.shard}, this is shard ${this.shard}`)
       this.state.check(op.target, op.changes)
+      let fields = newKinds.get(op.target)
+      if (fields === undefined) newKinds.set(op.target, fields = new Map())
       for (const c of op.changes) {
-        const k = `${op.target}\0${c.field}`
-        const seen = newKinds.get(k)
+        const seen = fields.get(c.field)
         if (seen !== undefined && seen !== c.kind) throw new FormStateError('invalid_op', `field ${c.field} of ${op.target} given two kinds in one batch`, { field: c.field })
-        newKinds.set(k, c.kind)
+        fields.set(c.field, c.kind)
       }
-      prepared[i] = { op, bytes }
     }
     const res: ApplyResult = { applied: 0, duplicates: 0, buffered: 0 }
     let last: Promise<void> | undefined

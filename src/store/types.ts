@@ -101,6 +101,11 @@ export interface ReplicaStore {
    * applied; resolves once they are durable.
    */
   applyRemote (ops: readonly Op[]): Promise<ApplyResult>
+  /**
+   * `applyRemote` of an `encodeOps` batch as received (all or nothing, decode errors
+   * included): the store decodes it and logs each op's own bytes, with no per-op caches.
+   */
+  applyEncoded? (batch: Uint8Array): Promise<ApplyResult>
 
   entity (target: string): EntityView | undefined
   /** One field's state, without building the entity's view (O(log fields), for hot paths). */

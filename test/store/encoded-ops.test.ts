@@ -33,3 +33,28 @@ test('joinEncodedOps refuses an op of an unknown encoding version', () => {
   bad[0] = 99
   assert.throws(() => joinEncodedOps([bytes, bad]), (err: unknown) => err instanceof FormStateError && err.code === 'decode_invalid')
 })
+
+test('applyEncoded applies a batch as applyRemote does, and nothing of a bad or truncated one', async () => {
+  const ops = [1, 2, 3].map((s) => op('b', s, `t${s % 2}`, [gInc('n', 'b', s), pn('c', 'p', `k${s}`, s)]))
+  const batch = encodeOps(ops, kinds)
+  const viaOps = memReplica('x')
+  const viaBytes = memReplica('y')
+  await viaOps.start()
+  await viaBytes.start()
+  assert.deepEqual(await viaOps.applyRemote(ops), { applied: 3, duplicates: 0, buffered: 0 })
+  assert.deepEqual(await viaBytes.applyEncoded(batch), { applied: 3, duplicates: 0, buffered: 0 })
+  for (const t of ['t0', 't1']) assert.deepEqual(viaBytes.entity(t), viaOps.entity(t))
+  assert.deepEqual(await viaBytes.readLog('b', 0, 10), ops)
+  assert.deepEqual((await viaBytes.applyEncoded(batch)).duplicates, 3)
+
+  const fresh = memReplica('z')
+  await fresh.start()
+  await assert.rejects(fresh.applyEncoded(batch.subarray(0, batch.length - 3)), (err: unknown) => err instanceof FormStateError && err.code.startsWith('decode_'))
+  // The second op gives field n of t0 another kind than the first: the whole batch is refused.
+  const clash = encodeOps([op('b', 1, 't0', [gInc('n', 'b', 1)]), op('b', 2, 't0', [pn('n', 'p', 'k', 1)])], kinds)
+  await assert.rejects(fresh.applyEncoded(clash), (err: unknown) => err instanceof FormStateError && err.code === 'invalid_op')
+  assert.equal(fresh.entity('t0'), undefined)
+  assert.equal(fresh.versionVector().size, 0)
+  assert.equal(fresh.logLength(), 0)
+  for (const r of [viaOps, viaBytes, fresh]) await r.stop()
+})
