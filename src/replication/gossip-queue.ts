@@ -85,7 +85,7 @@ export class GossipQueue {
   private unsubscribeCommit: (() => void) | undefined
   private reading = false
   private running = false
-  /** Applies run one after another, so batches from one origin arrive in order. */
+  /** Durability of the batches applied so far (awaited by stop). */
   private applying: Promise<void> = Promise.resolve()
   private publishing: Promise<void> = Promise.resolve()
   private readonly maxBatch: number
@@ -232,13 +232,14 @@ export class GossipQueue {
     this.stats.batchesIn++
     this.stats.opsIn += res.ops.length
     this.opts.onBatchIn?.(res.header.origin, res.ops.length)
-    this.applying = this.applying.then(async () => {
-      try {
-        await this.opts.store.applyRemote(res.ops)
-      } catch (err) {
-        this.stats.applyErrors++
-        this.opts.logger.error('applying a verified batch failed', { error: err, origin: res.header.origin })
-      }
+    // Applied now, in arrival order (applyRemote applies to memory before it returns; the
+    // store's write queue keeps the log in the same order). Waiting for each batch to be
+    // durable before applying the next made every envelope queue behind the previous
+    // one's fsync: at 1,000 writes/s that, not the network, was the write-to-visible tail.
+    const durable = this.opts.store.applyRemote(res.ops).catch((err: unknown) => {
+      this.stats.applyErrors++
+      this.opts.logger.error('applying a verified batch failed', { error: err, origin: res.header.origin })
     })
+    this.applying = Promise.all([this.applying, durable]).then(() => {})
   }
 }
