@@ -56,9 +56,10 @@ function run (steps: Step[]): AwMap<KeyState>[] {
       ][st.seed % 3]!
       d = keys.put(s, r, st.id, nested)
     } else if (st.op === 'rm') d = keys.remove(s, st.id)
-    else if (st.op === 'deliver') { if (sent.length > 0) keys.apply(s, sent[st.pick % sent.length]!) }
-    else keys.merge(s, reps[st.from]!)
-    if (d !== undefined) { keys.apply(s, d); sent.push(d) }
+    else if (st.op === 'deliver') { if (sent.length > 0) reps[st.at] = keys.apply(s, sent[st.pick % sent.length]!) }
+    else reps[st.at] = keys.merge(s, reps[st.from]!)
+    // apply/merge return the state to keep using (a map is one flat array, rebuilt when keys change)
+    if (d !== undefined) { reps[st.at] = keys.apply(s, d); sent.push(d) }
   }
   return reps
 }
@@ -68,42 +69,42 @@ const mapDeltaArb = fc.tuple(mapStateArb, fc.nat(2), idArb, fc.boolean(), fc.int
 checkLaws(keys, mapStateArb, mapDeltaArb, { numRuns: 100 })
 
 test('awmap: a revoke always wins over a concurrent edit of the same key', () => {
-  const a = keys.empty()
-  const b = keys.empty()
+  let a = keys.empty()
+  let b = keys.empty()
   const create = keys.put(a, 'ra', 'k1', { name: lwwSet('ci', { wall: 1, logical: 0 }, 'ra'), scopes: lwwSet(['read'], { wall: 1, logical: 0 }, 'ra') })
-  keys.apply(a, create)
-  keys.apply(b, create)
+  a = keys.apply(a, create)
+  b = keys.apply(b, create)
   const revoke = keys.put(a, 'ra', 'k1', { status: status.raise(keys.valueState(a, 'k1').status, 'revoked') })
-  keys.apply(a, revoke)
+  a = keys.apply(a, revoke)
   const edit = keys.put(b, 'rb', 'k1', { scopes: lwwSet(['read', 'write'], { wall: 2, logical: 0 }, 'rb') }) // later timestamp, concurrent
-  keys.apply(b, edit)
-  keys.apply(a, edit)
-  keys.apply(b, revoke)
+  b = keys.apply(b, edit)
+  a = keys.apply(a, edit)
+  b = keys.apply(b, revoke)
   assert.ok(keys.equals(a, b))
   assert.deepEqual(keys.value(a), { k1: { name: 'ci', scopes: ['read', 'write'], status: 'revoked', uses: 0 } })
 })
 
 test('awmap: concurrent put and remove keeps the key; a remove that saw the put removes it', () => {
-  const a = keys.empty()
-  const b = keys.empty()
+  let a = keys.empty()
+  let b = keys.empty()
   const put1 = keys.put(a, 'ra', 'k1', { name: lwwSet('x', { wall: 1, logical: 0 }, 'ra') })
-  keys.apply(a, put1)
-  keys.apply(b, put1)
+  a = keys.apply(a, put1)
+  b = keys.apply(b, put1)
   const rm = keys.remove(a, 'k1')
-  keys.apply(a, rm)
+  a = keys.apply(a, rm)
   assert.ok(!keys.has(a, 'k1'))
   assert.equal(keys.get(a, 'k1'), undefined)
   const put2 = keys.put(b, 'rb', 'k1', { uses: gcounterIncrement(keys.valueState(b, 'k1').uses, 'rb', 2) })
-  keys.apply(b, put2)
-  keys.apply(a, put2)
-  keys.apply(b, rm)
+  b = keys.apply(b, put2)
+  a = keys.apply(a, put2)
+  b = keys.apply(b, rm)
   assert.deepEqual(keys.keys(a), ['k1'])
   assert.ok(keys.equals(a, b))
   // the hidden value was kept, so the key's name survives the remove/put race
   assert.equal(keys.value(a).k1!.name, 'x')
   const rm2 = keys.remove(b, 'k1')
-  keys.apply(a, rm2)
-  keys.apply(b, rm2)
+  a = keys.apply(a, rm2)
+  b = keys.apply(b, rm2)
   assert.deepEqual(keys.value(a), {})
   assert.deepEqual(keys.value(b), {})
 })
@@ -115,7 +116,7 @@ test('awmap: deltas alone converge even when a remove races a put (no full-state
     for (const [at, id, put, n] of ops) {
       const s = reps[at]!
       const d = put ? keys.put(s, R[at]!, id, { uses: gcounterIncrement(keys.valueState(s, id).uses, R[at]!, n) }) : keys.remove(s, id)
-      keys.apply(s, d)
+      reps[at] = keys.apply(s, d)
       sent[at]!.push(d)
     }
     // every replica receives every other replica's deltas, in a shuffled order
@@ -125,7 +126,7 @@ test('awmap: deltas alone converge even when a remove races a put (no full-state
         const x = order[k % order.length]! % (k + 1)
         ;[inbox[k], inbox[x]] = [inbox[x]!, inbox[k]!]
       }
-      for (const d of inbox) keys.apply(reps[i]!, d)
+      for (const d of inbox) reps[i] = keys.apply(reps[i]!, d)
     }
     for (const s of reps) assert.ok(keys.equals(s, reps[0]!), JSON.stringify(reps.map((x) => keys.inspect(x))))
   }), { numRuns: 150 })
