@@ -21,52 +21,76 @@ export interface Lww {
   readonly r: ReplicaId
 }
 
-const SPLIT = 2 ** 24
-
 /**
  * The time and replica of a write, shared by every register one op writes (a record's
  * fields carry the op's time): holding the replica here rather than in each register
- * saves 8 bytes per register. The wall clock is kept as two small integers (`hi`, `lo`)
- * because a millisecond timestamp is past V8's small-integer range and would be boxed in
- * a separate 16-byte heap number. Immutable.
+ * saves 8 bytes per register. Immutable.
+ *
+ * Packed into two small integers: `hi` = wall / 2^20, `lo` = (wall mod 2^20) · 2^10 +
+ * logical. A millisecond wall clock is past V8's small-integer range and would otherwise
+ * be boxed in a 16-byte heap number, and each field costs 8 bytes: 48 bytes instead of
+ * 64 for `{ wall, logical, r }`. Times this does not fit (logical ≥ 1024, walls past
+ * 2^50) use `WideStamp`, a class of its own so that `Stamp`'s fields stay small integers.
  */
 class Stamp implements Hlc {
   private readonly hi: number
   private readonly lo: number
-  constructor (wall: number, readonly logical: number, readonly r: ReplicaId) {
-    this.hi = Math.floor(wall / SPLIT)
-    this.lo = wall - this.hi * SPLIT
+  readonly r: ReplicaId
+  constructor (wall: number, logical: number, r: ReplicaId) {
+    const hi = Math.floor(wall / LO_SPAN)
+    this.hi = hi
+    this.lo = (wall - hi * LO_SPAN) * LOGICAL_SPAN + logical
+    this.r = r
   }
 
   get wall (): number {
-    return this.hi * SPLIT + this.lo
+    return this.hi * LO_SPAN + (this.lo >>> LOGICAL_BITS)
+  }
+
+  get logical (): number {
+    return this.lo & (LOGICAL_SPAN - 1)
   }
 }
 
-const ZERO = new Stamp(0, 0, '')
+const LOGICAL_BITS = 10
+const LOGICAL_SPAN = 2 ** LOGICAL_BITS
+const LO_SPAN = 2 ** 20
+
+/** A stamp whose time does not pack into `Stamp`. */
+class WideStamp implements Hlc {
+  constructor (readonly wall: number, readonly logical: number, readonly r: ReplicaId) {}
+}
+
+type AnyStamp = Stamp | WideStamp
+
+function makeStamp (wall: number, logical: number, r: ReplicaId): AnyStamp {
+  return logical < LOGICAL_SPAN && wall < 2 ** 50 ? new Stamp(wall, logical, r) : new WideStamp(wall, logical, r)
+}
+
+const ZERO = makeStamp(0, 0, '')
 /** The last stamp made: runs of equal stamps (a record's fields, decoded or set) share it. */
 let last = ZERO
 
-function stampOf (wall: number, logical: number, r: ReplicaId): Stamp {
+function stampOf (wall: number, logical: number, r: ReplicaId): AnyStamp {
   const l = last
   if (l.logical === logical && l.r === r && l.wall === wall) return l
-  last = new Stamp(wall, logical, r)
+  last = makeStamp(wall, logical, r)
   return last
 }
 
 /** Register object: a value and a shared stamp (40 bytes instead of 48 for `{ value, t, r }`). */
 class Reg implements Lww {
-  constructor (public value: Value, public s: Stamp) {}
+  constructor (public value: Value, public s: AnyStamp) {}
   get t (): Hlc { return this.s }
   get r (): ReplicaId { return this.s.r }
 }
 
 /** The stamp of any `Lww` (a plain `{ value, t, r }` object too). */
-function stamp (x: Lww): Stamp {
+function stamp (x: Lww): AnyStamp {
   return x instanceof Reg ? x.s : stampOf(x.t.wall, x.t.logical, x.r)
 }
 
-function compareStamps (a: Stamp, b: Stamp): number {
+function compareStamps (a: AnyStamp, b: AnyStamp): number {
   if (a === b) return 0
   const c = a.wall - b.wall || a.logical - b.logical
   if (c !== 0) return c

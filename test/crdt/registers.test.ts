@@ -103,6 +103,27 @@ test('lww: ties on time break by replica id, then by value bytes', () => {
   assert.deepEqual(lwwType.value(one), { plan: 'b' })
 })
 
+test('lww: timestamps of every size keep their exact time, order and bytes (packed and wide stamps)', () => {
+  // Walls around the packing limits (2^20 ms, 2^50) and logical counters around 2^10.
+  const wallArb = fc.oneof(fc.constantFrom(0, 2 ** 20 - 1, 2 ** 20, 1_760_000_000_000, 2 ** 50 - 1, 2 ** 50, Number.MAX_SAFE_INTEGER), fc.nat({ max: Number.MAX_SAFE_INTEGER }))
+  const logicalArb = fc.oneof(fc.constantFrom(0, 1, 1023, 1024, 2 ** 31), fc.nat())
+  const tArb = fc.record({ wall: wallArb, logical: logicalArb })
+  fc.assert(fc.property(tArb, tArb, replicaArb, (t1, t2, r) => {
+    const a = lwwSet('a', t1, r)
+    const b = lwwSet('b', t2, r)
+    assert.deepEqual({ wall: a.t.wall, logical: a.t.logical, r: a.r }, { ...t1, r })
+    const bytes = encodeWith((w) => lwwType.encodeState(w, a))
+    const plain = new Writer().uint(t1.wall).uint(t1.logical).string(r)
+    encodeValue(plain, 'a')
+    assert.deepEqual(bytes, plain.finish(), 'the encoding is (wall, logical, replica, value)')
+    const back = decodeWith(bytes, (x) => lwwType.decodeState(x))
+    assert.ok(lwwType.equals(back, a))
+    const order = t1.wall !== t2.wall ? t1.wall - t2.wall : t1.logical - t2.logical
+    const winner = lwwType.value(lwwType.merge(lwwType.clone(a), b))
+    assert.equal(winner, order > 0 ? 'a' : 'b') // equal times: 'b' wins on value bytes
+  }), { numRuns: 300 })
+})
+
 test('lww: bad values and timestamps are invalid_delta', () => {
   assert.throws(() => lwwSet(Number.NaN, { wall: 1, logical: 0 }, 'ra'), isCode('invalid_delta'))
   assert.throws(() => lwwSet(1, { wall: -1, logical: 0 }, 'ra'), isCode('invalid_delta'))
