@@ -15,14 +15,19 @@ import { incr, kinds, until } from './helpers.ts'
 /** A real in-memory store whose batch writes wait while `held` (a slow disk). */
 function slowDisk (): { kv: KvStore, hold: () => void, release: () => void, waiting: () => number } {
   const inner = memoryLevelKv()
-  let gate: PromiseWithResolvers<void> | undefined
+  let gate: { promise: Promise<void>, resolve: () => void } | undefined
   let waiting = 0
   const kv = Object.create(inner) as KvStore
   kv.batch = async (writes, opts) => {
     if (gate !== undefined) { waiting++; await gate.promise; waiting-- }
     return inner.batch(writes, opts)
   }
-  return { kv, hold: () => { gate = Promise.withResolvers() }, release: () => { gate?.resolve(); gate = undefined }, waiting: () => waiting }
+  const hold = (): void => {
+    let resolve!: () => void
+    const promise = new Promise<void>((r) => { resolve = r })
+    gate = { promise, resolve }
+  }
+  return { kv, hold, release: () => { gate?.resolve(); gate = undefined }, waiting: () => waiting }
 }
 
 test('a gossiped batch is applied while the previous batch is still being written', { timeout: 20_000 }, async () => {
