@@ -7,7 +7,9 @@
  */
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
-import { decodeFlatNum, encodeFlatNum, exact, type Flat, flatEquals, flatFind, flatGet, flatSet, flatToObject, insertOne, insertPair, removePair, none } from './flat.ts'
+import { decodeFlatNum, encodeFlatNum, exact, type Flat, flatEquals, flatFind, flatGet, flatSet, flatToObject, insertOne, insertPair, none, pair, removePair } from './flat.ts'
+
+export { pair } from './flat.ts'
 import type { ReplicaId } from './types.ts'
 
 /**
@@ -15,36 +17,6 @@ import type { ReplicaId } from './types.ts'
  * never written in place, so one-dot arrays can be shared (see `pair`).
  */
 export type Dots = Array<string | number>
-
-/**
- * Interned one-entry arrays `[replica, counter]` for small counters, keyed by replica.
- * A one-dot `Dots` and a one-replica context vector are both this shape, and most states
- * hold exactly that (an API key minted once by one node): sharing one frozen array saves
- * 64 bytes per array held. Bounded: at most MAX_REPLICAS rows of MAX_COUNTER slots.
- */
-const pairs = new Map<string, Array<readonly [string, number] | undefined>>()
-const MAX_REPLICAS = 256
-const MAX_COUNTER = 64
-
-/**
- * The array `[r, c]`, shared and frozen when `c` is small (a write to it throws), else a
- * fresh one. Only for arrays that are never written in place (dots, context vectors).
- */
-export function pair (r: string, c: number): Array<string | number> {
-  if (c < 1 || c > MAX_COUNTER) return [r, c]
-  let row = pairs.get(r)
-  if (row === undefined) {
-    if (pairs.size >= MAX_REPLICAS) return [r, c]
-    row = []
-    pairs.set(r, row)
-  }
-  let p = row[c]
-  if (p === undefined) {
-    p = Object.freeze([r, c] as [string, number])
-    row[c] = p
-  }
-  return p as unknown as Array<string | number>
-}
 
 /** `a` itself (a shared pair when it has one entry): for storing an immutable flat array. */
 function keepFlat<T extends Array<string | number>> (a: T): T {

@@ -30,6 +30,39 @@ export function exact<T> (a: readonly T[]): T[] {
 }
 
 /**
+ * Interned one-entry arrays `[replica, counter]` for small counters, keyed by replica.
+ * A one-dot `Dots`, a one-replica context vector and a one-replica G-counter at a small
+ * total are all this shape, and most states hold exactly that (an API key minted once by
+ * one node, a quiet account's daily request count): sharing one frozen array saves 64
+ * bytes per array held. Bounded: at most MAX_REPLICAS rows of MAX_COUNTER slots; keys
+ * are meant to be replica ids (few), not arbitrary strings.
+ */
+const pairs = new Map<string, Array<readonly [string, number] | undefined>>()
+const MAX_REPLICAS = 256
+/** Largest counter interned. */
+export const MAX_COUNTER = 64
+
+/**
+ * The array `[r, c]`, shared and frozen when `c` is small (a write to it throws), else a
+ * fresh one. Only for arrays that are never written in place (dots, context vectors).
+ */
+export function pair (r: string, c: number): Array<string | number> {
+  if (c < 1 || c > MAX_COUNTER) return [r, c]
+  let row = pairs.get(r)
+  if (row === undefined) {
+    if (pairs.size >= MAX_REPLICAS) return [r, c]
+    row = []
+    pairs.set(r, row)
+  }
+  let p = row[c]
+  if (p === undefined) {
+    p = Object.freeze([r, c] as [string, number])
+    row[c] = p
+  }
+  return p as unknown as Array<string | number>
+}
+
+/**
  * Slot index (even) of `key`, or `~insertAt` (negative) when absent, like a binary search
  * that reports where the key would go.
  */
@@ -73,10 +106,18 @@ export function insertOne<T> (a: readonly T[], at: number, x: T): T[] {
   return out
 }
 
+/** A copy of `a` with slot `i + 1` set to `value`. */
+function withValue<V> (a: Flat<V>, i: number, value: V): Flat<V> {
+  const out = a.slice()
+  out[i + 1] = value
+  return out
+}
+
 /** Set `key` to `value`: overwrites in place, or returns a new array with the entry inserted. */
 export function flatSet<V> (a: Flat<V>, key: string, value: V): Flat<V> {
   const i = flatFind(a, key)
   if (i >= 0) {
+    if (Object.isFrozen(a)) return withValue(a, i, value)
     a[i + 1] = value
     return a
   }
@@ -90,7 +131,10 @@ export function flatSet<V> (a: Flat<V>, key: string, value: V): Flat<V> {
 export function flatMax (a: Flat<number>, key: string, value: number): Flat<number> {
   const i = flatFind(a, key)
   if (i >= 0) {
-    if (value > (a[i + 1] as number)) a[i + 1] = value
+    if (value > (a[i + 1] as number)) {
+      if (Object.isFrozen(a)) return withValue(a, i, value) // a shared pair: copy on write
+      a[i + 1] = value
+    }
     return a
   }
   return value > 0 ? insertPair(a, ~i, key, value) : a

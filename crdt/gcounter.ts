@@ -6,7 +6,7 @@
  */
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
-import { decodeFlatNum, encodeFlatNum, exact, type Flat, flatEquals, flatGet, flatMax, flatSum, flatToObject, none } from './flat.ts'
+import { decodeFlatNum, encodeFlatNum, exact, type Flat, flatEquals, flatGet, flatMax, flatSum, flatToObject, MAX_COUNTER, none, pair } from './flat.ts'
 import type { CrdtType } from './types.ts'
 
 /**
@@ -56,18 +56,27 @@ export function gcounterJoin (a: GCounter, b: GCounter): GCounter {
   return a
 }
 
+/**
+ * A one-entry counter at a small total becomes the shared frozen `[key, total]` (flat.ts
+ * `pair`): quiet accounts' per-day counters are mostly that, 64 bytes each otherwise.
+ * Shared arrays are never written: `flatMax` copies a frozen array before changing it.
+ */
+function share (a: GCounter): GCounter {
+  return a.length === 2 && (a[1] as number) <= MAX_COUNTER ? pair(a[0] as string, a[1] as number) : a
+}
+
 /** The G-counter type (kind `gcounter.v1`). */
 export const gcounterType: CrdtType<GCounter, GCounterDelta, number> = {
   kind: 'gcounter.v1',
   empty: none,
-  clone: exact,
-  merge: gcounterJoin,
-  apply: (s, d) => flatMax(s, d.key, d.value),
-  deltaState: (d) => (d.value > 0 ? [d.key, d.value] : none()),
+  clone: (s) => (Object.isFrozen(s) ? s : exact(s)), // frozen = shared and never written
+  merge: (a, b) => share(gcounterJoin(a, b)),
+  apply: (s, d) => share(flatMax(s, d.key, d.value)),
+  deltaState: (d) => (d.value > 0 ? share([d.key, d.value]) : none()),
   value: flatSum,
   equals: flatEquals,
   encodeState: encodeFlatNum,
-  decodeState: decodeFlatNum,
+  decodeState: (r) => share(decodeFlatNum(r)),
   encodeDelta (w: Writer, d) {
     w.string(d.key).uint(d.value)
   },

@@ -9,7 +9,8 @@ import { assertDecodeError, checkLaws, replicaArb } from './laws.ts'
 
 const amount = fc.integer({ min: 1, max: 1_000_000 })
 
-const gOps = fc.array(fc.tuple(replicaArb, amount), { maxLength: 12 })
+// Small amounts too: one-entry counters at small totals are shared frozen arrays.
+const gOps = fc.array(fc.tuple(replicaArb, fc.oneof(fc.integer({ min: 1, max: 20 }), amount)), { maxLength: 12 })
 const gState: fc.Arbitrary<GCounter> = gOps.map((ops) => {
   let s = gcounterType.empty()
   for (const [r, n] of ops) s = gcounterType.apply(s, gcounterIncrement(s, r, n))
@@ -105,4 +106,22 @@ test('counters: non-canonical encodings are refused (unsorted keys, zero entries
   assertDecodeError(() => decodeWith(side, (r) => pncounterType.decodeDelta(r)), new Set(['decode_invalid']))
   const huge = encodeWith((w) => w.uint(2 ** 40))
   assertDecodeError(() => decodeWith(huge, (r) => gcounterType.decodeState(r)), new Set(['decode_oversized']))
+})
+
+test('gcounter: one-entry counters at small totals are shared frozen arrays; changing one never changes another holder', () => {
+  const a = gcounterType.apply(gcounterType.empty(), { key: 'ra', value: 3 })
+  const b = gcounterType.apply(gcounterType.clone(gcounterType.empty()), decodeWith(encodeWith((w) => gcounterType.encodeDelta(w, { key: 'ra', value: 3 })), (r) => gcounterType.decodeDelta(r)))
+  assert.equal(a, b, 'equal small counters are one array')
+  assert.ok(Object.isFrozen(a))
+  // Raising a shared counter (through clone, merge or apply in place) copies it.
+  const up = gcounterType.apply(gcounterType.clone(a), { key: 'ra', value: 5 })
+  const merged = gcounterType.merge(a, gcounterType.deltaState({ key: 'rb', value: 1 }))
+  const big = gcounterType.apply(b, { key: 'ra', value: 1000 })
+  assert.equal(gcounterType.value(up), 5)
+  assert.equal(gcounterType.value(merged), 4)
+  assert.equal(gcounterType.value(big), 1000)
+  assert.equal(gcounterType.value(a), 3)
+  assert.equal(gcounterType.value(b), 3)
+  assert.ok(!Object.isFrozen(big), 'large totals are not shared')
+  assert.deepEqual(encodeWith((w) => gcounterType.encodeState(w, a)), encodeWith((w) => gcounterType.encodeState(w, ['ra', 3])))
 })
