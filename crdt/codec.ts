@@ -85,6 +85,30 @@ export class Writer {
     return this
   }
 
+  /**
+   * What `write` writes, as `bytes` would write it (length prefix, then the bytes), without
+   * an intermediate buffer: one byte is reserved for the length and the body moved only
+   * when it turns out to need a longer prefix.
+   */
+  prefixed (write: (w: this) => void): this {
+    this.ensure(1)
+    const start = this.pos++
+    write(this)
+    const len = this.pos - start - 1
+    if (len < 0x80) {
+      this.buf[start] = len
+      return this
+    }
+    let extra = 0
+    for (let n = len; n >= 0x80; n = Math.floor(n / 0x80)) extra++
+    this.ensure(extra)
+    this.buf.copyWithin(start + 1 + extra, start + 1, this.pos)
+    this.pos = start
+    this.uint(len)
+    this.pos += len
+    return this
+  }
+
   string (s: string): this {
     // Worst case 3 bytes per UTF-16 unit; encodeInto avoids an intermediate copy.
     this.ensure(s.length * 3 + 5)

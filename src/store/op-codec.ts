@@ -57,8 +57,6 @@ export function checkOpShape (op: Op): void {
   }
 }
 
-const scratch = new Writer(256)
-
 function writeBody (w: Writer, op: Op, kinds: KindRegistry): void {
   checkOpShape(op)
   w.string(op.origin).uint(op.seq).uint(op.hlc.wall).uint(op.hlc.logical).uint(op.shard).string(op.target)
@@ -66,13 +64,13 @@ function writeBody (w: Writer, op: Op, kinds: KindRegistry): void {
   for (const c of op.changes) {
     const type = kinds.get(c.kind)
     if (type === undefined) bad(`unknown kind ${c.kind}`)
-    scratch.pos = 0
+    w.string(c.field).string(c.kind)
     try {
-      type.encodeDelta(scratch, c.delta)
+      // Straight into the op's buffer (no scratch writer and copy per change).
+      w.prefixed((dw) => type.encodeDelta(dw, c.delta))
     } catch (err) {
       throw toFormStateError(err, 'invalid_op', `field ${c.field}: bad ${c.kind} delta`)
     }
-    w.string(c.field).string(c.kind).bytes(scratch.finish())
   }
 }
 
