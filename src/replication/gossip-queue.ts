@@ -222,6 +222,23 @@ export class GossipQueue {
     return [[env, batch.length]]
   }
 
+  /** Seal-to-receive delays (ms) of the last accepted batches (a ring). */
+  private readonly delays = new Float64Array(1024)
+  private delayCount = 0
+
+  /**
+   * Seal-to-receive delay of the last (up to 1024) accepted batches: the origin's clock at
+   * sealing against ours at arrival, so only meaningful between nodes on one host or with
+   * synchronised clocks. Says whether a write-to-visible tail is in transit or in apply.
+   */
+  delayStats (): { n: number, p50: number, p99: number, max: number } | undefined {
+    const n = Math.min(this.delayCount, this.delays.length)
+    if (n === 0) return undefined
+    const xs = this.delays.slice(0, n).sort()
+    const at = (p: number): number => xs[Math.min(n - 1, Math.floor(p * n))]!
+    return { n, p50: at(0.5), p99: at(0.99), max: xs[n - 1]! }
+  }
+
   private receive (msg: Message): void {
     if (msg.topic !== this.topic) return
     if (!this.reading) { this.stats.droppedWhileStopped++; return }
@@ -229,6 +246,7 @@ export class GossipQueue {
     if (!res.ok) return
     // Our own batches come back only through replays of gossip; skip the store round-trip.
     if (res.header.origin === this.opts.store.replicaId) return
+    this.delays[this.delayCount++ % this.delays.length] = Date.now() - res.header.sentAt
     this.stats.batchesIn++
     this.stats.opsIn += res.ops.length
     this.opts.onBatchIn?.(res.header.origin, res.ops.length)

@@ -81,7 +81,7 @@ export interface ReplicationStatus {
   peers: Record<string, { vv: Record<string, number>, lagOps: number, lagMs: number, peerLagOps: number, rounds: number, errors: number, lastRoundMs?: number, lastError?: string }>
   rejected: Record<RejectReason, number>
   /** Gossip counters, plus the peers subscribed to our topic right now. */
-  gossip: GossipQueueStats & { topic?: string, subscribers: string[], meshPeers: string[] }
+  gossip: GossipQueueStats & { topic?: string, subscribers: string[], meshPeers: string[], delayMs?: { n: number, p50: number, p99: number, max: number } }
   sync: Omit<SyncStats, 'recentRoundMs'> & { lastRoundMs?: number, maxRoundMs?: number }
   compaction: { runs: number, dropped: number }
 }
@@ -286,6 +286,7 @@ export class Replicator {
       gossip: {
         ...(this.queue?.stats ?? { batchesOut: 0, opsOut: 0, batchesIn: 0, opsIn: 0, droppedWhileStopped: 0, publishErrors: 0, applyErrors: 0 }),
         ...(this.queue !== undefined ? { topic: this.queue.topic } : {}),
+        ...(this.queue?.delayStats() !== undefined ? { delayMs: this.queue.delayStats()! } : {}),
         subscribers: this.queue?.subscribers() ?? [],
         meshPeers: this.queue?.meshPeers() ?? [],
       },
