@@ -69,7 +69,9 @@ function share (a: GCounter): GCounter {
 export const gcounterType: CrdtType<GCounter, GCounterDelta, number> = {
   kind: 'gcounter.v1',
   empty: none,
-  clone: (s) => (Object.isFrozen(s) ? s : exact(s)), // frozen = shared and never written
+  // A shared (frozen) pair is never written, so it needs no copy; only small one-entry
+  // counters can be one, so only they pay for the check.
+  clone: (s) => (s.length === 2 && (s[1] as number) <= MAX_COUNTER && Object.isFrozen(s) ? s : exact(s)),
   merge: (a, b) => share(gcounterJoin(a, b)),
   apply: (s, d) => share(flatMax(s, d.key, d.value)),
   deltaState: (d) => (d.value > 0 ? share([d.key, d.value]) : none()),
