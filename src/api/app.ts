@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../log.ts'
 import { errorMiddleware } from './errors.ts'
 import { accessLog, fallback, jsonBody, requestId, requireJson } from './middleware.ts'
 import { RouteTable, type ApiInfo } from './openapi.ts'
-import { buildRouter, type ApiState, type AuthHook } from './router.ts'
+import { buildRouter, routerMiddleware, type ApiState, type AuthHook } from './router.ts'
 import { registerHealthRoutes } from './routes/health.ts'
 
 /** Registers one resource's routes (one `routes/<resource>.ts` exports one of these). */
@@ -57,7 +57,7 @@ export function createApp (deps: AppDeps): FormStateApp {
   app.use(errorMiddleware({ log, ...(deps.problemTypeBase !== undefined ? { typeBase: deps.problemTypeBase } : {}) }))
   app.use(requireJson())
   app.use(jsonBody(deps.maxBodyBytes))
-  app.use(router.routes())
+  app.use(routerMiddleware(router))
   app.use(fallback(router))
   // The error middleware catches everything; this only sees failures after headers were sent.
   app.on('error', (err) => log.error('unhandled app error', { err }))

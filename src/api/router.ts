@@ -98,9 +98,41 @@ function handlerMiddleware (route: AnyRoute, log: Logger): Middleware {
   }
 }
 
+/** Per full router: one router per literal first path segment (see `routerMiddleware`). */
+const groupsOf = new WeakMap<Router, Map<string, Router>>()
+
+/** The first path segment of a route path, lower-cased; undefined when it is not literal. */
+function literalHead (path: string): string | undefined {
+  const head = path.split('/')[1] ?? ''
+  return head !== '' && /^[A-Za-z0-9._~-]+$/.test(head) ? head.toLowerCase() : undefined
+}
+
+/**
+ * The router's middleware, dispatching through a router holding only the routes whose first
+ * path segment is the request's: @koa/router tests every route's regexp on every request
+ * (50 routes here). Routes of different literal first segments cannot match the same path
+ * (matching is case-insensitive, hence the lower-casing), so the outcome is the full
+ * router's; a request whose first segment names no group goes through the full router.
+ */
+export function routerMiddleware (router: Router): Middleware {
+  const full = router.routes() as Middleware
+  const groups = groupsOf.get(router)
+  if (groups === undefined) return full
+  const mw = new Map<string, Middleware>()
+  for (const [head, sub] of groups) mw.set(head, sub.routes() as Middleware)
+  return (ctx, next) => {
+    const path = ctx.path
+    const end = path.indexOf('/', 1)
+    const head = (end === -1 ? path.slice(1) : path.slice(1, end)).toLowerCase()
+    return (mw.get(head) ?? full)(ctx, next)
+  }
+}
+
 /** The Koa router for every route in `table`. */
 export function buildRouter (table: RouteTable, opts: RouterOptions): Router {
   const router = new Router()
+  // Grouping is only sound when every route starts with a literal segment.
+  const groups: Map<string, Router> | undefined = table.routes().every((r) => literalHead(r.path) !== undefined) ? new Map() : undefined
   for (const route of table.routes()) {
     const modes = authModes(route)
     const chain: Middleware[] = [async (ctx, next) => { (ctx.state as ApiState).route = route; await next() }]
@@ -113,6 +145,13 @@ export function buildRouter (table: RouteTable, opts: RouterOptions): Router {
     }
     chain.push(handlerMiddleware(route, opts.log))
     router.register(route.path, [route.method], chain)
+    if (groups !== undefined) {
+      const head = literalHead(route.path)!
+      let sub = groups.get(head)
+      if (sub === undefined) groups.set(head, sub = new Router())
+      sub.register(route.path, [route.method], chain)
+    }
   }
+  if (groups !== undefined) groupsOf.set(router, groups)
   return router
 }
