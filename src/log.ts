@@ -55,7 +55,25 @@ const REDACTED = '[redacted]'
 
 /** Removes credential-looking substrings from a string. */
 export function scrub (text: string): string {
+  // One cheap test first (a superset of both patterns): most strings hold neither.
+  if (!MAYBE_SECRET_IN_TEXT.test(text)) return text
   return text.replace(KEY_IN_TEXT, `$1${REDACTED}`).replace(BEARER_IN_TEXT, `$1${REDACTED}`)
+}
+
+/** Matches wherever KEY_IN_TEXT or BEARER_IN_TEXT could. */
+const MAYBE_SECRET_IN_TEXT = /fs_(?:live|test)_|bearer\s/i
+
+/** SECRET_KEY verdicts per field name (field names come from code: a small set; bounded anyway). */
+const secretKeys = new Map<string, boolean>()
+
+function isSecretKey (k: string): boolean {
+  let v = secretKeys.get(k)
+  if (v === undefined) {
+    v = SECRET_KEY.test(k)
+    if (secretKeys.size >= 1024) secretKeys.clear()
+    secretKeys.set(k, v)
+  }
+  return v
 }
 
 function serializeError (err: Error, depth: number): Record<string, unknown> {
@@ -82,7 +100,7 @@ export function redact (value: unknown, depth = 0): unknown {
   if (value instanceof Set) return redact([...value], depth)
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEY.test(k) && v !== undefined && v !== null ? REDACTED : redact(v, depth + 1)
+    out[k] = isSecretKey(k) && v !== undefined && v !== null ? REDACTED : redact(v, depth + 1)
   }
   return out
 }
@@ -91,7 +109,7 @@ const RESERVED = new Set(['time', 'level', 'msg'])
 
 /** One top-level field of a record, redacted as `redact` treats an object's entries. */
 function redactField (k: string, v: unknown): unknown {
-  return SECRET_KEY.test(k) && v !== undefined && v !== null ? REDACTED : redact(v, 1)
+  return isSecretKey(k) && v !== undefined && v !== null ? REDACTED : redact(v, 1)
 }
 
 /** Sets an own property (a `__proto__` key included, as object spread would). */
