@@ -59,6 +59,12 @@ export interface GossipQueueOptions {
   maxBatchBytes?: number
   /** Called with every verified batch, e.g. for metrics. */
   onBatchIn?: (origin: string, ops: number) => void
+  /**
+   * Called when a batch from `origin` was applied but the store still lacks ops of that
+   * origin below it (gossip lost or reordered an envelope): a sync round fills the gap
+   * now rather than at the next periodic round, which the whole vector would wait for.
+   */
+  onGap?: (origin: string) => void
   /** Called with every published batch. */
   onBatchOut?: (ops: number, bytes: number) => void
   /** Called with every rejected envelope (after it is counted and logged). */
@@ -259,5 +265,9 @@ export class GossipQueue {
       this.opts.logger.error('applying a verified batch failed', { error: err, origin: res.header.origin })
     })
     this.applying = Promise.all([this.applying, durable]).then(() => {})
+    // applyRemote applied (or refused) the batch synchronously: the vector says now
+    // whether anything below it is missing.
+    const origin = res.header.origin
+    if ((this.opts.store.versionVector().get(origin) ?? 0) < res.header.lastSeq) this.opts.onGap?.(origin)
   }
 }

@@ -95,6 +95,7 @@ export class Replicator {
   private membership: Membership | undefined
   private compactTimer: NodeJS.Timeout | undefined
   private compacting: Promise<unknown> = Promise.resolve()
+  private lastGapSync = 0
   private readonly compaction = { runs: 0, dropped: 0 }
   private readonly listeners = new Set<(e: ReplicationEvent) => void>()
 
@@ -157,6 +158,14 @@ export class Replicator {
       ...(this.opts.maxBatch !== undefined ? { maxBatch: this.opts.maxBatch } : {}),
       ...(this.opts.maxDelayMs !== undefined ? { maxDelayMs: this.opts.maxDelayMs } : {}),
       onBatchIn: (origin, ops) => this.emit({ type: 'batch_in', origin, ops }),
+      onGap: () => {
+        // At most one gap-triggered round per 250 ms: a burst of envelopes behind one lost
+        // batch all report the same gap.
+        const now = Date.now()
+        if (now - this.lastGapSync < 250) return
+        this.lastGapSync = now
+        void this.sync?.syncAll()
+      },
       onBatchOut: (ops, bytes) => this.emit({ type: 'batch_out', ops, bytes }),
       onReject: (reason, origin) => this.emit(origin === undefined ? { type: 'rejected', reason } : { type: 'rejected', reason, origin }),
     })

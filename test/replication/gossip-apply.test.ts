@@ -30,6 +30,38 @@ function slowDisk (): { kv: KvStore, hold: () => void, release: () => void, wait
   return { kv, hold, release: () => { gate?.resolve(); gate = undefined }, waiting: () => waiting }
 }
 
+test('a batch that arrives past a gap reports the gap (so a sync round can fill it), one in order does not', { timeout: 20_000 }, async () => {
+  const me = await loadOrCreateIdentity()
+  const peer = await loadOrCreateIdentity()
+  const store = new Replica({ replicaId: me.peerId, kv: memoryLevelKv(), kinds })
+  await store.start()
+  const pubsub = new EventTarget() as EventTarget & Record<string, unknown>
+  Object.assign(pubsub, { subscribe: () => {}, unsubscribe: () => {}, publish: async () => ({ recipients: [] }), getSubscribers: () => [] })
+  const codec = storeOpCodec(kinds)
+  const noop = (): void => {}
+  const gaps: string[] = []
+  const q = new GossipQueue({ cluster: 'default', store, pubsub: pubsub as unknown as GossipSub, codec, secretKey: me.privateKey.raw, isMember: (id) => id === peer.peerId, logger: { debug: noop, info: noop, warn: noop, error: noop }, onGap: (o) => gaps.push(o) })
+  q.start()
+  q.startReader()
+  const deliver = (seq: number): void => {
+    const ops = codec.encode([{ origin: peer.peerId, seq, shard: 0, hlc: { wall: Date.now(), logical: 0 }, target: 'acct/x', changes: [incr('credits', peer.peerId, seq)] }])
+    const data = sealEnvelope({ cluster: 'default', origin: peer.peerId, shard: 0, firstSeq: seq, lastSeq: seq, sentAt: Date.now(), ops }, peer.privateKey.raw)
+    pubsub.dispatchEvent(new CustomEvent('message', { detail: { type: 'signed', topic: q.topic, data } }))
+  }
+  try {
+    deliver(1)
+    assert.deepEqual(gaps, [])
+    deliver(3) // 2 lost
+    assert.deepEqual(gaps, [peer.peerId])
+    deliver(2) // the gap is filled: 2 and 3 are both in
+    assert.deepEqual(gaps, [peer.peerId])
+    assert.equal(store.versionVector().get(peer.peerId), 3)
+  } finally {
+    await q.stop()
+    await store.stop()
+  }
+})
+
 test('a gossiped batch is applied while the previous batch is still being written', { timeout: 20_000 }, async () => {
   const disk = slowDisk()
   const me = await loadOrCreateIdentity()
