@@ -74,6 +74,7 @@ export interface SyncStats {
   roundErrors: number
   served: number
   serveErrors: number
+  /** Ops received by rounds this node pulled (applied or duplicate), counted once durable. */
   opsPulled: number
   opsServed: number
   snapshotsImported: number
