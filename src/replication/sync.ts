@@ -207,7 +207,12 @@ export class SyncService {
     const signal = AbortSignal.any([this.abort.signal, this.pullAbort.signal, AbortSignal.timeout(this.o.roundTimeoutMs ?? 30_000)])
     // Checked before every write to the store: a paused reader must receive nothing.
     const live = (): void => { if (!this.pulling || signal.aborted) throw new FormStateError('not_ready', 'pulling paused') }
-    const stream = await this.o.node.dialProtocol(peer, SYNC_PROTOCOL, { signal })
+    // Only over a connection we already hold: dialProtocol would dial the peer through
+    // whatever addresses identify taught us, bypassing the configured peer addresses (and a
+    // cut link). Connecting is the host's job (configured peers, re-dialled), not sync's.
+    const conn = this.o.node.getConnections(peer).find((c) => c.status === 'open')
+    if (conn === undefined) throw new FormStateError('not_ready', `not connected to ${id}`)
+    const stream = await conn.newStream(SYNC_PROTOCOL, { signal })
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME })
     const read = async (): Promise<Frame> => decodeFrame((await lp.read({ signal })).subarray())
     const res: RoundResult = { peer: id, applied: 0, duplicates: 0, snapshot: false, more: false, ms: 0 }
