@@ -9,6 +9,7 @@
  */
 import '../src/polyfill.ts'
 import autocannon from 'autocannon'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { startChildServer, type ChildServer } from './child-server.ts'
 
@@ -139,6 +140,29 @@ export async function benchAgainstBaseline (targets: readonly NamedTarget[], opt
     if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0) print(`! ${r.name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts — its req/s is not the operation's`)
   }
   return rows
+}
+
+/** CPU time (user + system, µs) the process has used so far; undefined off Linux. */
+export function cpuMicros (pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10_000 // clock ticks of 10 ms
+  } catch { return undefined }
+}
+
+/** Server CPU per request under load, for each target; printed as a table with the ratio to hello-world. */
+export async function cpuPerRequest (durationSec: number, connections: number, targets: Array<{ name: string, server: ChildServer, target: HttpTarget }>): Promise<void> {
+  const rows: Array<{ name: string, us: number }> = []
+  for (const t of targets) {
+    await runLoad(t.target, { connections, durationSec: 1, warmupSec: 0 }) // warm-up
+    const before = cpuMicros(t.server.child.pid)
+    if (before === undefined) { console.log('(no /proc: CPU per request not measured)'); return }
+    const r = await runLoad(t.target, { connections, durationSec: Math.max(2, Math.round(durationSec / 2)), warmupSec: 0 })
+    rows.push({ name: t.name, us: (cpuMicros(t.server.child.pid)! - before) / Math.max(1, r.requests) })
+  }
+  const hello = rows[0]!.us
+  console.log('\n## server CPU per request (10 ms tick resolution; ratio = hello-world CPU / target CPU)')
+  for (const r of rows) console.log(`${r.us.toFixed(1).padStart(8)} µs  ${(hello / r.us).toFixed(3)}x  ${r.name}`)
 }
 
 // Direct run: the framework's own overhead (createApp + GET /health) against bare Koa.

@@ -18,9 +18,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { readFileSync } from 'node:fs'
 import { startChildServer, type ChildServer } from './child-server.ts'
-import { benchAgainstBaseline, runLoad, startHelloServer, type HttpTarget } from './http-harness.ts'
+import { benchAgainstBaseline, cpuPerRequest, startHelloServer, type HttpTarget } from './http-harness.ts'
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i === -1 ? undefined : process.argv[i + 1] }
 const durationSec = Number(arg('--duration') ?? 5)
@@ -48,29 +47,6 @@ async function invokeTarget (server: ChildServer): Promise<HttpTarget> {
   return { method: 'POST', url: `${server.url}/models/${MODEL}/invoke`, headers: { authorization: `Bearer ${token}` }, body: BODY }
 }
 
-/** CPU time (user + system, µs) the process has used so far; undefined off Linux. */
-function cpuMicros (pid: number | undefined): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * 10_000 // clock ticks of 10 ms
-  } catch { return undefined }
-}
-
-/** Server CPU per request under load, for each target; printed as a table with the ratio to hello-world. */
-async function cpuPerRequest (targets: Array<{ name: string, server: ChildServer, target: HttpTarget }>): Promise<void> {
-  const rows: Array<{ name: string, us: number }> = []
-  for (const t of targets) {
-    await runLoad(t.target, { connections, durationSec: 1, warmupSec: 0 }) // warm-up
-    const before = cpuMicros(t.server.child.pid)
-    if (before === undefined) { console.log('(no /proc: CPU per request not measured)'); return }
-    const r = await runLoad(t.target, { connections, durationSec: Math.max(2, Math.round(durationSec / 2)), warmupSec: 0 })
-    rows.push({ name: t.name, us: (cpuMicros(t.server.child.pid)! - before) / Math.max(1, r.requests) })
-  }
-  const hello = rows[0]!.us
-  console.log('\n## server CPU per request (10 ms tick resolution; ratio = hello-world CPU / target CPU)')
-  for (const r of rows) console.log(`${r.us.toFixed(1).padStart(8)} µs  ${(hello / r.us).toFixed(3)}x  ${r.name}`)
-}
-
 const dataDir = mkdtempSync(join(tmpdir(), 'fs-bench-http-data-'))
 const memory = await startChildServer(script)
 let disk: ChildServer | undefined
@@ -89,7 +65,7 @@ try {
   }
   const hello = await startHelloServer()
   try {
-    await cpuPerRequest([
+    await cpuPerRequest(durationSec, connections, [
       { name: 'koa hello-world', server: hello, target: { url: hello.url + '/' } },
       { name: 'devnet GET /health', server: memory, target: { url: memory.url + '/health' } },
       { name: `POST /models/${MODEL}/invoke, JWT, memory`, server: memory, target: memTarget },

@@ -11,7 +11,7 @@
 import '../src/polyfill.ts'
 import { fileURLToPath } from 'node:url'
 import { generateApiKey } from '../src/auth/api-key-format.ts'
-import { benchAgainstBaseline, type BenchRow } from './http-harness.ts'
+import { benchAgainstBaseline, cpuPerRequest, startHelloServer, type BenchRow, type HttpTarget, type NamedTarget } from './http-harness.ts'
 import { startChildServer } from './child-server.ts'
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i === -1 ? undefined : process.argv[i + 1] }
@@ -26,7 +26,7 @@ for (const count of counts) {
   console.log(`\n## ${count.toLocaleString('en-US')} keys stored`)
   const server = await startChildServer(fileURLToPath(new URL('./keys-server.ts', import.meta.url)), [String(count), key.keyId, key.hash, SERVICE, SECRET, key.display], 900_000)
   try {
-    const rows = await benchAgainstBaseline([
+    const targets: Array<NamedTarget & { target: HttpTarget }> = [
       // Reference: the same app with no authentication, to separate framework from key cost.
       { name: `GET /health (no auth), ${count} keys`, target: { url: server.url + '/health' } },
       {
@@ -43,8 +43,19 @@ for (const count of counts) {
           body: JSON.stringify({ api_key: key.display, scope: 'models:invoke', cost: 1 }),
         },
       },
-    ], { durationSec })
+    ]
+    const rows = await benchAgainstBaseline(targets, { durationSec })
     summary.push({ count, rows })
+    // Server CPU per request: what the shared machine's drift hurts least.
+    const hello = await startHelloServer()
+    try {
+      await cpuPerRequest(durationSec, 50, [
+        { name: 'koa hello-world', server: hello, target: { url: hello.url + '/' } },
+        ...targets.map((t) => ({ name: t.name, server, target: t.target })),
+      ])
+    } finally {
+      await hello.stop()
+    }
   } finally {
     await server.stop()
   }
