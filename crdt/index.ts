@@ -10,6 +10,7 @@ import { gsetType } from './gset.ts'
 import { lwwType } from './lww.ts'
 import { pncounterType } from './pncounter.ts'
 import type { AnyCrdtType } from './types.ts'
+import { wcounterType } from './wcounter.ts'
 
 export * from './codec.ts'
 export * from './errors.ts'
@@ -28,7 +29,8 @@ export * from './dots.ts'
 export * from './awset.ts'
 export * from './awmap.ts'
 export * from './record.ts'
+export * from './wcounter.ts'
 
 /** The non-parameterised types, for registries. Parameterised ones (awmap, record,
  * lattice) are built by callers with their own kind tags. */
-export const builtinTypes: AnyCrdtType[] = [gcounterType, pncounterType, boundedType, lwwType, awsetType, gsetType, gmapType]
+export const builtinTypes: AnyCrdtType[] = [gcounterType, pncounterType, boundedType, lwwType, awsetType, gsetType, gmapType, wcounterType]
