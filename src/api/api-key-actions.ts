@@ -14,7 +14,7 @@ import type { ApiKeysRuntime } from '../auth/api-keys-runtime.ts'
 import type { Principal } from '../auth/principal.ts'
 import { FormStateError } from '../errors.ts'
 import { accountProject } from '../state/account.ts'
-import { activeKeyCount, createKeyOps, keyStatusAt, readApiKey, revokeKeyChanges, rotateOldKeyChanges, updateKeyChanges, type ApiKeyEdit, type ApiKeyRecord } from '../state/api-keys.ts'
+import { activeKeyCount, createKeyOps, keyStatusAt, lineageOf, readApiKey, revokeKeyOps, rotateOldKeyChanges, updateKeyChanges, type ApiKeyEdit, type ApiKeyRecord } from '../state/api-keys.ts'
 import { apiKeyKey } from '../state/model.ts'
 import { effectiveTier, subscriptionOf } from '../state/subscription.ts'
 import { upgradeHint, type BillingConfig } from '../state/tiers.ts'
@@ -133,12 +133,17 @@ export async function updateKey (d: KeyActionDeps, p: Principal, keyId: string, 
   return readApiKey(d.store, keyId)!
 }
 
-/** Revokes a key; effective on this node as soon as the op is applied (before this resolves). Idempotent. */
+/**
+ * Revokes a key; effective on this node as soon as the op is applied (before this resolves).
+ * Idempotent (a key revoked through its lineage is left as it is). The revoke records the
+ * rotations of the key this node knows: a rotation it did not see (concurrent, elsewhere)
+ * is revoked with it, one it saw (killing the old key early, during grace) is not.
+ */
 export async function revokeKey (d: KeyActionDeps, p: Principal, keyId: string): Promise<ApiKeyRecord> {
   const accountId = managedAccount(d.store, p)
   const k = ownedKey(d.store, accountId, keyId)
   if (k.revoked) return k
-  await d.store.commit(apiKeyKey(keyId), revokeKeyChanges(d.store, actorOf(p), d.now()))
+  await commitAll(d.store, revokeKeyOps(d.store, k, actorOf(p), d.now()))
   return readApiKey(d.store, keyId)!
 }
 
@@ -159,7 +164,7 @@ export async function rotateKey (d: KeyActionDeps, p: Principal, keyId: string, 
   await commitAll(d.store, [
     ...createKeyOps(d.store, {
       keyId: gen.keyId, accountId, projectId: old.projectId, name: old.name, scopes: old.scopes,
-      expiresAt: old.expiresAt, hash: gen.hash, at: now, by, rotatedFrom: old.id,
+      expiresAt: old.expiresAt, hash: gen.hash, at: now, by, rotatedFrom: old.id, lineage: lineageOf(old),
     }),
     { target: apiKeyKey(old.id), changes: rotateOldKeyChanges(d.store, gen.keyId, now + graceSeconds * 1000, by, now) },
   ])

@@ -17,6 +17,7 @@ import { gcounterIncrement, type GCounter } from '../../crdt/gcounter.ts'
 import { gmapPut } from '../../crdt/gmap.ts'
 import type { Value } from '../../crdt/value-codec.ts'
 import type { Change, Hlc, ReplicaStore } from '../store/types.ts'
+import { inheritedRevoke } from './api-key-lineage.ts'
 import { apiKeyKey, KIND } from './model.ts'
 import { bucketOf, bucketStart, type Resolution, resolutionOfCode, RESOLUTIONS, retained } from './windows.ts'
 
@@ -52,10 +53,14 @@ function pad (n: number, w: number): string {
   return String(n).padStart(w, '0')
 }
 
+/** The id of an event written at HLC time `t` by this replica (unique cluster-wide). */
+export function eventId (store: ReplicaStore, t: Hlc): string {
+  return `${pad(t.wall, 15)}.${pad(t.logical, 6)}@${store.replicaId}`
+}
+
 /** The lifecycle event record written with an op; `t` is the op's HLC time (unique with the replica). */
 export function eventChange (store: ReplicaStore, t: Hlc, record: { type: ApiKeyEventType, at: number, by: string, [k: string]: Value }): Change {
-  const id = `${pad(t.wall, 15)}.${pad(t.logical, 6)}@${store.replicaId}`
-  return { field: 'events', kind: KIND.gmap, delta: gmapPut(id, record) }
+  return { field: 'events', kind: KIND.gmap, delta: gmapPut(eventId(store, t), record) }
 }
 
 /** Requests (no `reason`) or refusals (with `reason`) counted in the window containing `at`. */
@@ -92,6 +97,13 @@ export function keyActivityChanges (store: ReplicaStore, keyId: string, counts: 
   }
   if (lastUsed !== undefined) out.push({ field: 'last_used', kind: KIND.g, delta: { key: LAST_USED_ENTRY, value: Math.max(1, Math.floor(lastUsed)) } })
   return out
+}
+
+function lineageOfStored (store: ReplicaStore, keyId: string): string[] | undefined {
+  const from = store.fieldValue(apiKeyKey(keyId), 'rotated_from')
+  if (typeof from !== 'string') return undefined
+  const lineage = store.fieldValue(apiKeyKey(keyId), 'lineage')
+  return Array.isArray(lineage) ? lineage as string[] : [from]
 }
 
 function sum (g: GCounter): number {
@@ -131,6 +143,12 @@ export function keyEvents (store: ReplicaStore, keyId: string, now: number): Api
     const { type, at, by, ...details } = rec as Record<string, Value>
     if (typeof at !== 'number' || at <= now - EVENT_RETENTION_MS) continue
     out.push({ id, key_id: keyId, type: type as ApiKeyEventType, at, ...(typeof by === 'string' ? { by } : {}), ...(Object.keys(details).length > 0 ? { details } : {}) })
+  }
+  const lineage = lineageOfStored(store, keyId)
+  const via = lineage === undefined ? undefined : inheritedRevoke(store, keyId, lineage)
+  if (via !== undefined && via.at > now - EVENT_RETENTION_MS) {
+    // Not an op on this key: derived from a predecessor's revoke that had not seen this rotation.
+    out.push({ id: `lineage:${via.id}`, key_id: keyId, type: 'revoked', at: via.at, by: via.by, details: { via: via.key, saw_rotations: via.saw, reason: 'a predecessor was revoked concurrently with the rotation that made this key' } })
   }
   const code = RESOLUTIONS[EVENT_WINDOW].code
   for (const [field, fs] of entity) {

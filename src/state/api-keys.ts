@@ -3,8 +3,11 @@
  * id embedded in the key string) and is listed on its account through the account's
  * `keys` add-wins set. Fields:
  *
- *   account, project, hash, created_at, rotated_from   lww written once at creation (time
- *                                 zero for the identity ones, so they never change)
+ *   account, project, hash, created_at, rotated_from, lineage   lww written once at creation
+ *                                 (time zero for the identity ones, so they never change);
+ *                                 lineage = ancestors by rotation, oldest first
+ *   lineage_revokes               on a lineage's root: which key each revoke hit and which
+ *                                 successors it had seen (api-key-lineage.ts)
  *   name, scopes, expires_at      lww at the store's HLC (PATCH edits them)
  *   status                        keystatus lattice active < revoked: a revoke wins over
  *                                 any concurrent edit, in any merge order
@@ -15,14 +18,16 @@
  *
  * `expired` is never stored: it is derived from `expires_at`, or `grace_end` for a rotated
  * key, and the time of the question. The secret is never stored, only its SHA-256 (made by
- * src/auth, above this layer).
+ * src/auth, above this layer). `revoked` includes a revoke that reaches the key through its
+ * rotation lineage: a revoke of a predecessor that had not seen the rotation.
  */
 import { lwwSet } from '../../crdt/lww.ts'
 import type { Value } from '../../crdt/value-codec.ts'
 import { FormStateError } from '../errors.ts'
 import type { Change, Hlc, ReplicaStore } from '../store/types.ts'
 import { apiKeyIds, keyIndexChange } from './account.ts'
-import { eventChange } from './api-key-audit.ts'
+import { eventChange, eventId } from './api-key-audit.ts'
+import { inheritedRevoke, lineageRevokeChange, lineageRoot } from './api-key-lineage.ts'
 import { accountKey, apiKeyKey, KIND, keyStatusType } from './model.ts'
 
 /** What a key's status reads as at some time. */
@@ -39,7 +44,12 @@ export interface ApiKeyRecord {
   expiresAt: number | null
   /** SHA-256 of the secret, lowercase hex. */
   hash: string
+  /** Revoked itself, or through its lineage (then `revokedVia` names the revoked ancestor). */
   revoked: boolean
+  /** The ancestor whose revoke (which had not seen this key's rotation) revokes this key, else null. */
+  revokedVia: string | null
+  /** Ancestors by rotation, oldest first; null for a key not made by a rotation. */
+  lineage: string[] | null
   lastUsed: number | null
   rotatedFrom: string | null
   rotatedTo: string | null
@@ -62,6 +72,18 @@ export function readApiKey (store: ReplicaStore, keyId: string): ApiKeyRecord | 
     return x === null ? undefined : x
   }
   const lastUsed = v('last_used') as number | undefined
+  const rotatedFrom = (v('rotated_from') as string | undefined) ?? null
+  let revoked = v('status') === 'revoked'
+  let revokedVia: string | null = null
+  let lineage: string[] | null = null
+  if (rotatedFrom !== null) {
+    // Keys rotated before lineages were recorded know only their parent.
+    lineage = (v('lineage') as string[] | undefined) ?? [rotatedFrom]
+    if (!revoked) {
+      const via = inheritedRevoke(store, keyId, lineage)
+      if (via !== undefined) { revoked = true; revokedVia = via.key }
+    }
+  }
   return {
     id: keyId,
     accountId: v('account') as string,
@@ -71,9 +93,11 @@ export function readApiKey (store: ReplicaStore, keyId: string): ApiKeyRecord | 
     createdAt: (v('created_at') as number | undefined) ?? 0,
     expiresAt: (v('expires_at') as number | undefined) ?? null,
     hash,
-    revoked: v('status') === 'revoked',
+    revoked,
+    revokedVia,
+    lineage,
     lastUsed: lastUsed === undefined || lastUsed === 0 ? null : lastUsed,
-    rotatedFrom: (v('rotated_from') as string | undefined) ?? null,
+    rotatedFrom,
     rotatedTo: (v('rotated_to') as string | undefined) ?? null,
     graceEnd: (v('grace_end') as number | undefined) ?? null,
   }
@@ -131,6 +155,8 @@ export interface NewApiKey {
   /** Who created it (principal sub or `key:<id>`), for the audit event. */
   by: string
   rotatedFrom?: string
+  /** Ancestors of a rotated key, oldest first (the old key's lineage plus the old key). */
+  lineage?: readonly string[]
 }
 
 function lww (store: ReplicaStore, field: string, value: Value, t: Hlc): Change {
@@ -160,6 +186,7 @@ export function createKeyOps (store: ReplicaStore, k: NewApiKey): Array<{ target
     eventChange(store, t, { type: 'created', at: k.at, by: k.by, name: k.name, scopes: [...k.scopes], ...(k.rotatedFrom !== undefined ? { rotated_from: k.rotatedFrom } : {}) }),
   ]
   if (k.rotatedFrom !== undefined) changes.push(identity('rotated_from', k.rotatedFrom))
+  if (k.lineage !== undefined) changes.push(identity('lineage', [...k.lineage]))
   return [
     { target: accountKey(k.accountId), changes: [keyIndexChange(store, k.accountId, k.keyId)] },
     { target: apiKeyKey(k.keyId), changes },
@@ -185,13 +212,37 @@ export function updateKeyChanges (store: ReplicaStore, edit: ApiKeyEdit, by: str
   return changes
 }
 
-/** The changes revoking a key (the lattice makes this win over any concurrent edit). */
-export function revokeKeyChanges (store: ReplicaStore, by: string, at: number): Change[] {
+/** The lineage a key rotated from `old` gets: the old key's ancestors, then the old key. */
+export function lineageOf (old: ApiKeyRecord): string[] {
+  return [...(old.lineage ?? []), old.id]
+}
+
+/** Successors of `k` this replica knows: its `rotated_to` and any key of the account rotated from it. */
+export function knownSuccessors (store: ReplicaStore, k: ApiKeyRecord): string[] {
+  const out = new Set<string>()
+  if (k.rotatedTo !== null) out.add(k.rotatedTo)
+  for (const id of apiKeyIds(store, k.accountId)) {
+    if (store.fieldValue(apiKeyKey(id), 'rotated_from') === k.id) out.add(id)
+  }
+  return [...out].sort()
+}
+
+/**
+ * The ops revoking `k`: the status lattice (wins over any concurrent edit) and the
+ * `revoked` event on the key, and on its lineage's root the record of which successors
+ * this revoke saw, so a rotation it did not see is revoked with it (api-key-lineage.ts).
+ */
+export function revokeKeyOps (store: ReplicaStore, k: ApiKeyRecord, by: string, at: number): Array<{ target: string, changes: Change[] }> {
   const t = store.now()
-  return [
+  const saw = knownSuccessors(store, k)
+  const keyChanges: Change[] = [
     { field: 'status', kind: KIND.keyStatus, delta: keyStatusType.indexOf('revoked') },
-    eventChange(store, t, { type: 'revoked', at, by }),
+    eventChange(store, t, { type: 'revoked', at, by, saw_rotations: saw }),
   ]
+  const record = lineageRevokeChange(eventId(store, t), k.id, saw, at, by)
+  const root = lineageRoot(k.id, k.lineage)
+  if (root === k.id) return [{ target: apiKeyKey(k.id), changes: [...keyChanges, record] }]
+  return [{ target: apiKeyKey(k.id), changes: keyChanges }, { target: apiKeyKey(root), changes: [record] }]
 }
 
 /** The changes marking `oldKey` rotated to `newKeyId`, working until `graceEnd`. */

@@ -1,11 +1,12 @@
 // A revoke wins over concurrent edits: rotate and revoke racing on one node (over HTTP),
-// and rotate + patch on one replica concurrent with a revoke on another, merged both ways.
+// and rotate + patch on one replica concurrent with a revoke on another, merged both ways
+// (more rotate/revoke cases in rotate-revoke.test.ts).
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { StoreApiKeyAuthenticator } from '../../src/auth/api-key-auth.ts'
 import { generateApiKey } from '../../src/auth/api-key-format.ts'
 import { createAccountChanges } from '../../src/state/account.ts'
-import { createKeyOps, readApiKey, revokeKeyChanges, rotateOldKeyChanges, updateKeyChanges } from '../../src/state/api-keys.ts'
+import { createKeyOps, readApiKey, revokeKeyOps, rotateOldKeyChanges, updateKeyChanges } from '../../src/state/api-keys.ts'
 import { marketplaceKinds } from '../../src/state/kinds.ts'
 import { accountKey, apiKeyKey } from '../../src/state/model.ts'
 import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
@@ -71,7 +72,7 @@ test('rotate + rename on one replica, revoke on another: after merging both ways
       await a.commit(op.target, op.changes)
     }
     await a.commit(apiKeyKey(gen.keyId), rotateOldKeyChanges(a, next.keyId, now + 3_600_000, 'user@demo', now + 2))
-    await b.commit(apiKeyKey(gen.keyId), revokeKeyChanges(b, 'admin@demo', now + 1))
+    for (const op of revokeKeyOps(b, readApiKey(b, gen.keyId)!, 'admin@demo', now + 1)) await b.commit(op.target, op.changes)
     assert.equal(readApiKey(a, gen.keyId)!.revoked, false, 'not merged yet')
 
     await exchange(a, b)
@@ -83,8 +84,9 @@ test('rotate + rename on one replica, revoke on another: after merging both ways
       assert.equal(old.rotatedTo, next.keyId)
       const auth = new StoreApiKeyAuthenticator({ store: r, env: 'test', now: () => now + 10 })
       assert.equal(auth.check(gen.display).code, 'REVOKED')
-      // The rotation's new secret was never exposed by the revoked one: it stays valid.
-      assert.equal(auth.check(next.display).code, 'VALID')
+      // The revoke did not see the rotation: it kills the credential's successor too.
+      assert.equal(auth.check(next.display).code, 'REVOKED')
+      assert.equal(readApiKey(r, next.keyId)!.revokedVia, gen.keyId)
     }
     // Applying the same ops again (duplicates, other order) changes nothing.
     const digest = a.digest()
