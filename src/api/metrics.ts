@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks'
 import type { Middleware } from 'koa'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { ReplicaStore } from '../store/types.ts'
+import { LazyHistogram, type HistogramSeries } from './lazy-histogram.ts'
 import type { ReplicationEventView, ReplicationStatusView, ReplicationView } from './replication-view.ts'
 import type { ApiState } from './router.ts'
 
@@ -70,7 +71,8 @@ export function createApiMetrics (opts: MetricsOptions): ApiMetrics {
   const pulled = new Counter({ name: 'formstate_sync_ops_applied_total', help: 'Ops applied from anti-entropy rounds', registers })
   const roundSeconds = new Histogram({ name: 'formstate_sync_round_duration_seconds', help: 'Duration of anti-entropy rounds', buckets: SYNC_BUCKETS, registers })
   const compacted = new Counter({ name: 'formstate_compacted_ops_total', help: 'Ops dropped from the log by compaction', registers })
-  const http = new Histogram({ name: 'formstate_http_request_duration_seconds', help: 'HTTP request latency by route template, method and status', labelNames: ['method', 'route', 'status'] as const, buckets: HTTP_BUCKETS, registers })
+  // Observed on every request: a LazyHistogram (plain counts per series, rendered on scrape).
+  const http = new LazyHistogram({ name: 'formstate_http_request_duration_seconds', help: 'HTTP request latency by route template, method and status', labelNames: ['method', 'route', 'status'], buckets: HTTP_BUCKETS, registers })
 
   // Gauges read when scraped: the status is computed then, never kept up to date per op.
   new Gauge({ name: 'formstate_oplog_length', help: 'Ops in this replica\'s log', registers, collect () { this.set(store.logLength()) } })
@@ -104,7 +106,7 @@ export function createApiMetrics (opts: MetricsOptions): ApiMetrics {
   }
   const offEvents = replication?.onEvent?.(onEvent)
 
-  const httpChild = new Map<string, Histogram.Internal<'method' | 'route' | 'status'>>()
+  const httpChild = new Map<string, HistogramSeries>()
   const httpMiddleware: Middleware = async (ctx, next) => {
     const start = performance.now()
     try {
@@ -116,10 +118,10 @@ export function createApiMetrics (opts: MetricsOptions): ApiMetrics {
       if (h === undefined) {
         // Methods are not capped by Koa: keep unknown ones from growing the label set.
         const method = KNOWN_METHODS.has(ctx.method) ? ctx.method : 'OTHER'
-        h = http.labels({ method, route, status: String(ctx.status) })
+        h = http.seriesFor({ method, route, status: String(ctx.status) })
         if (httpChild.size < 4096) httpChild.set(key, h)
       }
-      h.observe((performance.now() - start) / 1000)
+      http.observe(h, (performance.now() - start) / 1000)
     }
   }
 
