@@ -6,7 +6,8 @@
  *   distinct verdict: VALID, NOT_FOUND, EXPIRED, REVOKED, FORBIDDEN (scope or project),
  *   RATE_LIMITED (the key's own budget, shared with its direct API use) or
  *   INSUFFICIENT_CREDITS (`cost` above the balance; checked, not deducted).
- * - `POST /internal/usage/record`: metered model/agent usage for an account.
+ * - `POST /internal/usage/record`: metered model/agent usage for an account; with an
+ *   `idempotency_key` it counts once cluster-wide (state/usage-idempotency.ts).
  *
  * Every call is audited (log line) with the service's name and the account it acts for.
  */
@@ -16,10 +17,11 @@ import { rateLimitKey } from '../../auth/rate-limit-middleware.ts'
 import { balanceOf } from '../../state/credits.ts'
 import { accountKey, ID_PATTERN } from '../../state/model.ts'
 import { usageChanges } from '../../state/usage.ts'
+import { recordUsageOnce } from '../../state/usage-idempotency.ts'
 import { FormStateError } from '../../errors.ts'
 import { accountFor } from '../account-access.ts'
 import { validateBody, validateResponse, VALIDATE_CODES } from '../api-key-schemas.ts'
-import { accountId, MAX_TIME_MS } from '../billing-schemas.ts'
+import { accountId, clientId, MAX_TIME_MS } from '../billing-schemas.ts'
 import type { ApiDeps } from '../deps.ts'
 import { defineRoute, type RouteTable } from '../openapi.ts'
 
@@ -38,6 +40,7 @@ export const usageRecordBody = z.strictObject({
   amounts: z.record(z.string().regex(METRIC_RE, 'a metric name such as tokens_in or invocations:run'), z.number().int().min(0).max(1e12))
     .refine((a) => Object.keys(a).length >= 1 && Object.keys(a).length <= 16, 'between 1 and 16 metrics'),
   at: z.number().int().min(0).max(MAX_TIME_MS).optional().describe('epoch ms of the usage (default now)'),
+  idempotency_key: clientId.optional().describe('counts this record once cluster-wide: a retry with the same key and body is a replay, with another body a 409'),
 })
 
 function verdict (code: Code, rest: Partial<Validation> = {}): Validation {
@@ -95,13 +98,24 @@ export function registerInternalRoutes (table: RouteTable, deps: ApiDeps): void 
     method: 'POST',
     path: '/internal/usage/record',
     summary: 'Record metered model/agent usage for an account',
-    description: 'Adds the amounts to the account\'s usage windows (minute, hour, day). Not idempotent: a retried call counts twice.',
+    description: 'Adds the amounts to the account\'s usage windows (minute, hour, day). With `idempotency_key` the record counts once ' +
+      'cluster-wide, whichever nodes receive it: a replay (same key, same body) writes nothing and answers `replayed: true` with the ' +
+      'first call\'s `at` (and header `Idempotent-Replayed: true`); the same key with another body is a 409 idempotency_conflict. ' +
+      'Send `at` with the key: a retry without it is the same request, but two copies racing on two nodes could fall into different minute windows. ' +
+      'Without a key every call counts (optional so existing callers keep working).',
     tag: 'internal',
     auth: 'service',
     body: usageRecordBody,
-    errors: ['not_found', 'wrong_project'],
-    response: z.object({ account_id: z.string(), subject: z.object({ type: z.string(), id: z.string() }), amounts: z.record(z.string(), z.number()), at: z.number() }),
-    handler: async ({ principal, body }) => {
+    errors: ['not_found', 'wrong_project', 'idempotency_conflict'],
+    response: z.object({
+      account_id: z.string(),
+      subject: z.object({ type: z.string(), id: z.string() }),
+      amounts: z.record(z.string(), z.number()),
+      at: z.number(),
+      idempotency_key: z.string().nullable(),
+      replayed: z.boolean().describe('true when this idempotency key was already recorded: nothing was counted now'),
+    }),
+    handler: async ({ principal, body, ctx }) => {
       const now = deps.now()
       const at = body.at ?? now
       if (at < now - PAST_MS || at > now + FUTURE_MS) throw new FormStateError('invalid_field', 'at must lie within the last 7 days', { field: 'at' })
@@ -110,9 +124,15 @@ export function registerInternalRoutes (table: RouteTable, deps: ApiDeps): void 
       }
       // accountFor checks the account exists (and the declared project) and logs the service's access.
       const id = accountFor(store, log, principal, { mode: 'write', requested: body.account_id, action: 'POST /internal/usage/record' })
+      const key = body.idempotency_key
+      if (key !== undefined) {
+        const r = await recordUsageOnce(store, id, key, { subject: body.subject, amounts: body.amounts, at: body.at }, at, now)
+        if (r.replayed) ctx.set('Idempotent-Replayed', 'true')
+        return { account_id: id, subject: body.subject, amounts: body.amounts, at: r.at, idempotency_key: key, replayed: r.replayed }
+      }
       const changes = usageChanges(store, id, body.subject, body.amounts, at)
       if (changes.length > 0) await store.commit(accountKey(id), changes)
-      return { account_id: id, subject: body.subject, amounts: body.amounts, at }
+      return { account_id: id, subject: body.subject, amounts: body.amounts, at, idempotency_key: null, replayed: false }
     },
   }))
 }

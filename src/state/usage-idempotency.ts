@@ -1,0 +1,122 @@
+/**
+ * Idempotent usage recording (`POST /internal/usage/record` with an `idempotency_key`),
+ * built beside the usage windows (usage.ts) without changing them:
+ *
+ * - The amounts are counted by the ordinary `usageChanges`, but posted under the entry
+ *   `u:<idempotency key>` instead of this replica's entry (the way credit grants use
+ *   PN-counter P entries keyed by the idempotency key). A counter entry merges by max, so
+ *   the same key recorded on two nodes, even concurrently, counts once cluster-wide.
+ * - The account's grow-only map `usage_keys` remembers each key with a hash of its body:
+ *   a replay answers what was recorded (and writes nothing), the same key with another
+ *   body is a 409 `idempotency_conflict`.
+ *
+ * Cost: every keyed record adds one map entry and one counter entry per metric and
+ * resolution, for as long as the account's usage state is kept (the state is not pruned
+ * today; when usage windows are, keys older than the longest window retention can go with
+ * them). Calls without a key cost what they did.
+ */
+import { createHash } from 'node:crypto'
+import { gmapGet, gmapPut, type GMap } from '../../crdt/gmap.ts'
+import type { Value } from '../../crdt/value-codec.ts'
+import { FormStateError } from '../errors.ts'
+import type { Change, ReplicaStore } from '../store/types.ts'
+import { accountKey, fieldState, KIND } from './model.ts'
+import { usageChanges, type Subject, type UsageAmounts } from './usage.ts'
+
+/** Account field: idempotency key → {hash, at, recorded_at}. */
+export const USAGE_KEYS_FIELD = 'usage_keys'
+
+/** What was recorded under an idempotency key. */
+export interface RecordedUsage {
+  /** SHA-256 (hex) of the request body that recorded it. */
+  hash: string
+  /** Epoch ms the usage was counted at. */
+  at: number
+  /** Epoch ms the node recorded it. */
+  recordedAt: number
+}
+
+/** The body fields that make a record: the same key must come with the same ones. */
+export interface UsageRecordInput {
+  subject: Subject
+  amounts: UsageAmounts
+  /** As sent (undefined when the caller let the node pick the time): a retry without `at` is the same request. */
+  at?: number | undefined
+}
+
+/** A stable hash of a record's body (metric order does not matter). */
+export function usageBodyHash (accountId: string, r: UsageRecordInput): string {
+  const amounts = Object.keys(r.amounts).sort().map((m) => [m, r.amounts[m]])
+  return createHash('sha256').update(JSON.stringify([accountId, r.subject.type, r.subject.id, amounts, r.at ?? null])).digest('hex')
+}
+
+/** The record under `key` on the account, if any. */
+export function recordedUsage (store: ReplicaStore, accountId: string, key: string): RecordedUsage | undefined {
+  const s = fieldState<GMap>(store, accountKey(accountId), USAGE_KEYS_FIELD)
+  const v = s === undefined ? undefined : gmapGet(s, key) as Record<string, Value> | undefined
+  if (v === undefined) return undefined
+  return { hash: String(v.hash), at: Number(v.at), recordedAt: Number(v.recorded_at) }
+}
+
+/** `store` seen as a replica named `entry`: what it counts lands on that counter entry. */
+function postingAs (store: ReplicaStore, entry: string): ReplicaStore {
+  return new Proxy(store, {
+    get (t, p) {
+      if (p === 'replicaId') return entry
+      const v = Reflect.get(t, p, t) as unknown
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v
+    },
+  })
+}
+
+/**
+ * The changes recording `input` under `key` at `at`, or the earlier record when this is
+ * a replay (same key, same body). 409 `idempotency_conflict` (field `idempotency_key`)
+ * when the key was used with another body.
+ */
+export function idempotentUsageChanges (store: ReplicaStore, accountId: string, key: string, input: UsageRecordInput, at: number, now: number): { replay: RecordedUsage } | { changes: Change[] } {
+  const hash = usageBodyHash(accountId, input)
+  const prior = recordedUsage(store, accountId, key)
+  if (prior !== undefined) {
+    if (prior.hash !== hash) {
+      throw new FormStateError('idempotency_conflict', `idempotency key ${key} was already used for another usage record`, { field: 'idempotency_key' })
+    }
+    return { replay: prior }
+  }
+  const changes = usageChanges(postingAs(store, `u:${key}`), accountId, input.subject, input.amounts, at)
+  changes.push({ field: USAGE_KEYS_FIELD, kind: KIND.gmap, delta: gmapPut(key, { hash, at, recorded_at: now }) })
+  return { changes }
+}
+
+// Keyed records applied in memory but not yet durable: a replay waits for the write it
+// found, so it never answers "recorded" for a write a crash could still lose.
+const inflight = new WeakMap<ReplicaStore, Map<string, Promise<unknown>>>()
+
+/** What {@link recordUsageOnce} did. */
+export interface UsageRecordOutcome {
+  /** True when this call found the key already recorded and wrote nothing. */
+  replayed: boolean
+  /** The time the usage is counted at (the first call's, on a replay). */
+  at: number
+}
+
+/**
+ * Records `input` once per `key` on the account (check and commit with no `await` in
+ * between, so two identical calls racing on one node write once).
+ */
+export async function recordUsageOnce (store: ReplicaStore, accountId: string, key: string, input: UsageRecordInput, at: number, now: number): Promise<UsageRecordOutcome> {
+  const r = idempotentUsageChanges(store, accountId, key, input, at, now)
+  const tag = `${accountId}/${key}`
+  let m = inflight.get(store)
+  if ('replay' in r) {
+    await m?.get(tag)
+    return { replayed: true, at: r.replay.at }
+  }
+  const durable = store.commit(accountKey(accountId), r.changes)
+  if (m === undefined) inflight.set(store, (m = new Map()))
+  m.set(tag, durable)
+  const done = (): void => { if (m.get(tag) === durable) m.delete(tag) }
+  durable.then(done, done)
+  await durable
+  return { replayed: false, at }
+}
