@@ -141,12 +141,34 @@ describe('three formstate node processes', { timeout: 240_000 }, () => {
     }
   })
 
-  test('cut C off: writes on both sides (and a key revoked on C while edited on A) converge after healing; revoke wins', async () => {
+  test('the same usage record (same idempotency key) sent to two nodes counts once', async () => {
+    const id = await createAccount(A, 'dup-usage')
+    await until('account on B', 10_000, async () => (await B.call('GET', `/accounts/${id}`)).status === 200)
+    const rec = { account_id: id, subject: { type: 'model', id: 'dup-model' }, amounts: { tokens_in: 300 }, at: Date.now(), idempotency_key: 'gateway-call-1' }
+    const [ra, rb] = await Promise.all([A.call('POST', '/internal/usage/record', { body: rec }), B.call('POST', '/internal/usage/record', { body: rec })])
+    say(`usage record answers: A ${ra.status} replayed=${ra.body?.replayed}, B ${rb.status} replayed=${rb.body?.replayed}`)
+    assert.equal(ra.status, 200, JSON.stringify(ra.body))
+    assert.equal(rb.status, 200, JSON.stringify(rb.body))
+    await cluster.converged([A, B, C])
+    for (const n of [A, B, C]) {
+      const stats = await n.call('GET', `/usage/stats?account_id=${id}`)
+      assert.equal(stats.status, 200, JSON.stringify(stats.body))
+      const model = stats.body.models.find((m: { model: string }) => m.model === 'dup-model')
+      assert.equal(model?.metrics.tokens_in, 300, `${n.name} counted it ${(model?.metrics.tokens_in ?? 0) / 300} times`)
+      const again = await n.call('POST', '/internal/usage/record', { body: rec })
+      assert.equal(again.body.replayed, true, `${n.name}: a retry after convergence is a replay`)
+    }
+  })
+
+  test('cut C off: writes on both sides (and keys revoked on C while edited or rotated on A) converge after healing; revoke wins', async () => {
     const owner = await cluster.token('key-owner')
     await createAccount(A, 'key-owner')
     const created = await A.call('POST', '/api-keys/create', { token: owner, body: { name: 'ci', scopes: ['usage:read'] } })
     assert.equal(created.status, 201, JSON.stringify(created.body))
     const keyId = created.body.id as string
+    const created2 = await A.call('POST', '/api-keys/create', { token: owner, body: { name: 'to-rotate', scopes: ['usage:read'] } })
+    assert.equal(created2.status, 201, JSON.stringify(created2.body))
+    const key2 = created2.body.id as string
     await cluster.converged([A, B, C])
 
     for (const l of [...toC, ...fromC]) l.cut()
@@ -159,6 +181,13 @@ describe('three formstate node processes', { timeout: 240_000 }, () => {
     const revoke = await C.call('DELETE', `/api-keys/${keyId}`, { token: owner })
     assert.equal(edit.status, 200, JSON.stringify(edit.body))
     assert.equal(revoke.status, 200, JSON.stringify(revoke.body))
+    // Rotate key2 on A while C (which never sees the rotation) revokes it.
+    const rotated = await A.call('POST', `/api-keys/${key2}/rotate`, { token: owner, body: { grace_seconds: 3600 } })
+    assert.equal(rotated.status, 201, JSON.stringify(rotated.body))
+    const newKey = rotated.body.id as string
+    const newSecret = rotated.body.key as string
+    assert.equal((await C.call('DELETE', `/api-keys/${key2}`, { token: owner })).status, 200)
+    assert.equal((await A.call('GET', `/api-keys/${newKey}`, { token: newSecret })).status, 403, 'on A the new key authenticates (403: it lacks keys:manage)')
     await new Promise((r) => setTimeout(r, 1500)) // sync rounds would have run by now
     assert.equal((await C.call('GET', `/accounts/${onA}`)).status, 404, 'the partition held: C did not see A\'s write')
     assert.equal((await A.call('GET', `/accounts/${onC}`)).status, 404, 'the partition held: A did not see C\'s write')
@@ -170,6 +199,12 @@ describe('three formstate node processes', { timeout: 240_000 }, () => {
       const k = await n.call('GET', `/api-keys/${keyId}`, { token: owner })
       assert.equal(k.status, 200)
       assert.equal(k.body.status, 'revoked', `${n.name}: revoke must win over the concurrent edit`)
+      const nk = await n.call('GET', `/api-keys/${newKey}`, { token: owner })
+      assert.equal(nk.body.status, 'revoked', `${n.name}: a revoke that did not see the rotation kills the rotated key too`)
+      assert.equal((await n.call('GET', `/api-keys/${newKey}`, { token: newSecret })).status, 401, `${n.name}: the rotated secret is refused`)
+      const events = await n.call('GET', `/api-keys/${newKey}/events`, { token: owner })
+      const ev = (events.body.events as Array<{ type: string, details?: { via?: string } }>).find((e) => e.type === 'revoked')
+      assert.equal(ev?.details?.via, key2, `${n.name}: the rotated key's audit shows the revoke of ${key2}`)
       assert.equal((await n.call('GET', `/accounts/${onA}`)).status, 200)
       assert.equal((await n.call('GET', `/accounts/${onC}`)).status, 200)
     }
