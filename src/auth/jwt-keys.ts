@@ -14,6 +14,8 @@ import {
   createLocalJWKSet,
   createRemoteJWKSet,
   errors,
+  jwksCache,
+  type ExportedJWKSCache,
   type JSONWebKeySet,
   type JWTVerifyGetKey,
   type RemoteJWKSet,
@@ -47,6 +49,13 @@ export interface RemoteKeyTiming {
 /** A key resolver plus what tests and metrics want to know about it. */
 export interface KeyResolver {
   readonly getKey: JWTVerifyGetKey
+  /**
+   * Remote sources: a number that changes whenever a fetch brought the key set anew, and
+   * the key ids of the latest set (undefined before the first fetch). The verifier's cache
+   * of verified tokens uses them to drop tokens whose key was withdrawn.
+   */
+  readonly keySetVersion?: () => number
+  readonly keyIds?: () => ReadonlySet<string> | undefined
 }
 
 const MAX_DISCOVERY_BYTES = 64 * 1024
@@ -71,10 +80,24 @@ export function createKeyResolver (source: JwtKeySource, issuer: string, timing:
   const timeoutMs = timing.timeoutMs ?? 5_000
   const retryMs = timing.retryAfterFailureMs ?? 5_000
 
+  // jose writes every successfully fetched set (and its time) into this object.
+  const fetched: ExportedJWKSCache | Record<string, never> = {}
+  let seenAt: number | undefined
+  let version = 0
+  let kids: ReadonlySet<string> | undefined
+  const observe = (): void => {
+    const f = fetched as Partial<ExportedJWKSCache>
+    if (f.uat === seenAt) return
+    seenAt = f.uat
+    version++
+    kids = new Set((f.jwks?.keys ?? []).map((k) => k.kid).filter((k): k is string => typeof k === 'string'))
+  }
+
   const makeRemote = (url: URL): RemoteJWKSet => createRemoteJWKSet(url, {
     cooldownDuration: cooldownMs,
     cacheMaxAge: cacheMaxAgeMs,
     timeoutDuration: timeoutMs,
+    [jwksCache]: fetched,
   })
 
   let remote: RemoteJWKSet | undefined = source.type === 'jwks_url' ? makeRemote(parseHttpUrl(source.url, 'JWKS URL')) : undefined
@@ -116,7 +139,11 @@ export function createKeyResolver (source: JwtKeySource, issuer: string, timing:
       throw keysUnavailable('signing keys unavailable', retryMs / 1000, err)
     }
   }
-  return { getKey }
+  return {
+    getKey,
+    keySetVersion: () => { observe(); return version },
+    keyIds: () => { observe(); return kids },
+  }
 }
 
 function parseHttpUrl (value: string, what: string): URL {

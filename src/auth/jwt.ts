@@ -11,7 +11,7 @@ import { errors, jwtVerify, type JWTPayload } from 'jose'
 import { z } from 'zod'
 import { FormStateError } from '../errors.ts'
 import { invalidToken } from './auth-errors.ts'
-import { createKeyResolver, type JwtKeySource, type RemoteKeyTiming } from './jwt-keys.ts'
+import { createKeyResolver, type JwtKeySource, type KeyResolver, type RemoteKeyTiming } from './jwt-keys.ts'
 import { ALL_SCOPES, ROLES, type Principal } from './principal.ts'
 
 export type { JwtKeySource, RemoteKeyTiming } from './jwt-keys.ts'
@@ -79,28 +79,46 @@ export const jwtClaimsSchema = z.object({
  * request, and a client sends the same token many times. Only successes are cached, keyed
  * by the whole token (any altered byte is a miss and is verified in full). An entry lives
  * until the token expires (as jose decides it: exp + clock tolerance) or `maxAgeMs` after
- * its verification, whichever is first, so a key withdrawn from the issuer's set stops
- * working within that time, as it would with the key set's own cache.
+ * its verification, whichever is first. And as soon as a refetch of the key set (made for
+ * any other token) no longer lists the `kid` an entry was verified with, that entry is
+ * dropped: a withdrawn key stops working at the next refetch, not up to `maxAgeMs` later.
+ * The check is lazy and O(1) per hit: an entry remembers the key set version it was
+ * verified against and looks its kid up only when the version moved on (a token without
+ * a kid is verified in full again after any refetch).
  */
 class VerifiedTokens {
-  readonly #map = new Map<string, { principal: JwtPrincipal, until: number }>()
-  constructor (readonly maxEntries: number, readonly maxAgeMs: number) {}
+  readonly #map = new Map<string, CacheEntry>()
+  constructor (readonly maxEntries: number, readonly maxAgeMs: number, private readonly keys: KeyResolver) {}
 
   get (token: string, now: number): JwtPrincipal | undefined {
     const hit = this.#map.get(token)
     if (hit === undefined) return undefined
     this.#map.delete(token)
     if (now >= hit.until) return undefined
+    const version = this.keys.keySetVersion?.()
+    if (version !== undefined && version !== hit.version) {
+      if (hit.kid === undefined || this.keys.keyIds?.()?.has(hit.kid) !== true) return undefined // withdrawn: verify in full
+      hit.version = version
+    }
     this.#map.set(token, hit) // most recently used last
     return hit.principal
   }
 
-  set (token: string, principal: JwtPrincipal, until: number): void {
+  set (token: string, entry: CacheEntry): void {
     if (this.maxEntries <= 0) return
     this.#map.delete(token)
-    this.#map.set(token, { principal, until })
+    this.#map.set(token, entry)
     if (this.#map.size > this.maxEntries) this.#map.delete(this.#map.keys().next().value!)
   }
+}
+
+interface CacheEntry {
+  principal: JwtPrincipal
+  until: number
+  /** The `kid` the token was verified with, if it had one. */
+  kid: string | undefined
+  /** The key set version the key came from (undefined for a local set, which never changes). */
+  version: number | undefined
 }
 
 /** Creates a verifier. Remote keys are fetched lazily, on the first token. */
@@ -111,13 +129,15 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
   }
   if (algorithms.length === 0) throw new TypeError('algorithms must not be empty')
   const audience = typeof opts.audience === 'string' ? opts.audience : [...opts.audience]
-  const { getKey } = createKeyResolver(opts.keys, opts.issuer, opts)
+  const resolver = createKeyResolver(opts.keys, opts.issuer, opts)
+  const { getKey } = resolver
   const clockTolerance = opts.clockToleranceSec ?? 30
   const now = opts.now
   const clock = now ?? Date.now
   const verified = new VerifiedTokens(
     opts.verifiedCache?.maxEntries ?? 4096,
     Math.min(opts.verifiedCache?.maxAgeMs ?? 60_000, opts.cacheMaxAgeMs ?? Infinity),
+    resolver,
   )
 
   return {
@@ -128,8 +148,16 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
       const cached = verified.get(token, t)
       if (cached !== undefined) return cached
       let payload: JWTPayload
+      let kid: string | undefined
+      let version: number | undefined
       try {
-        ({ payload } = await jwtVerify(token, getKey, {
+        ({ payload } = await jwtVerify(token, async (header, tok) => {
+          const key = await getKey(header, tok)
+          // Read after the resolver answered: the key came from this version of the set.
+          kid = header.kid
+          version = resolver.keySetVersion?.()
+          return key
+        }, {
           algorithms,
           issuer: opts.issuer,
           audience,
@@ -153,7 +181,10 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
         throw invalidToken('required scope missing')
       }
       const principal: JwtPrincipal = { kind: 'user', sub, projectId, role, scopes, scoped, expiresAt: payload.exp as number }
-      verified.set(token, principal, Math.min(((payload.exp as number) + clockTolerance) * 1000, t + verified.maxAgeMs))
+      // A set fetched while this token was being verified may already lack its key: then do not cache it.
+      if (kid === undefined || resolver.keyIds?.()?.has(kid) !== false) {
+        verified.set(token, { principal, until: Math.min(((payload.exp as number) + clockTolerance) * 1000, t + verified.maxAgeMs), kid, version })
+      }
       return principal
     },
   }
