@@ -116,6 +116,10 @@ export function registerApiKeyRoutes (table: RouteTable, deps: ApiDeps): void {
     method: 'DELETE',
     path: '/api-keys/:id',
     summary: 'Revoke a key (at once on this node; wins over concurrent edits everywhere)',
+    description: 'Also revokes keys rotated from this one that this node had not seen when the revoke was made (a rotation ' +
+      'concurrent with the revoke, elsewhere), and their own rotations. A rotation already seen is left alone: revoking the old ' +
+      'key during its grace does not touch the new key. The revoked event lists the rotations it saw (`saw_rotations`); a key ' +
+      'revoked through its predecessor shows a `revoked` event with `details.via`.',
     auth: AUTH,
     scopes: SCOPES,
     params: keyIdParams,
