@@ -33,6 +33,13 @@ test('rotate and revoke sent together: the old key ends revoked, whichever ran f
     const old = await d.as(jwt, 'GET', `/api-keys/${k.id}`)
     assert.equal(old.body.status, 'revoked')
     assert.equal((await d.req('GET', '/usage/stats', { 'x-api-key': k.key })).status, 401, 'the old secret is dead, grace or not')
+    const rotated = [a!, b!].find((r) => r.status === 201)
+    if (rotated !== undefined) {
+      // On one node the revoke ran after the rotation and saw it: killing the old key early leaves the new one working.
+      assert.equal((await d.req('GET', '/usage/stats', { 'x-api-key': rotated.body.key })).status, 200, 'the rotated key works')
+      const ev = (await d.as(jwt, 'GET', `/api-keys/${k.id}/events`)).body.events.find((e: any) => e.type === 'revoked')
+      assert.deepEqual(ev.details.saw_rotations, [rotated.body.id])
+    }
   }
   // Every order is a legal outcome: rotate first (201, then revoke 200) or revoke first (rotate 409).
   for (const o of outcomes) assert.ok(['201/200', '200/201', '409/200', '200/409'].includes(o), o)
