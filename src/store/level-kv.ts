@@ -17,6 +17,13 @@ interface LevelLike {
   iterator (opts: Record<string, unknown>): { nextv (n: number): Promise<Array<[Uint8Array, Uint8Array]>>; close (): Promise<void> }
   values (opts: Record<string, unknown>): { nextv (n: number): Promise<Uint8Array[]>; close (): Promise<void> }
   clear (opts: Record<string, unknown>): Promise<void>
+  /** abstract-level's status: 'opening' | 'open' | 'closing' | 'closed'. */
+  readonly status: string
+  /**
+   * The backend's own batch (abstract-level's private API), given already-encoded ops.
+   * classic-level hands the array straight to LevelDB's binding.
+   */
+  _batch? (ops: ReadonlyArray<KvWrite>, opts: { sync: boolean }): Promise<void>
 }
 
 function rangeOpts (r: KvRange): Record<string, unknown> {
@@ -34,12 +41,22 @@ function storageError (what: string, err: unknown): FormStateError {
   return new FormStateError('storage_failure', `${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err })
 }
 
+/** A write the backend can take as is: key (and value) already Uint8Array. */
+function isBytesWrite (w: KvWrite): boolean {
+  return w.key instanceof Uint8Array && (w.type === 'del' || (w.type === 'put' && w.value instanceof Uint8Array))
+}
+
 class LevelKv implements KvStore {
+  /** Writes may go to the backend's private `_batch` (classic-level only: memory-level's wants its own store encoding). */
+  private readonly direct: boolean
+
   constructor (
     private readonly db: LevelLike,
     readonly backend: 'classic' | 'memory',
     readonly persistent: boolean,
-  ) {}
+  ) {
+    this.direct = backend === 'classic' && typeof db._batch === 'function'
+  }
 
   async open (): Promise<void> {
     try { await this.db.open() } catch (err) { throw storageError('open', err) }
@@ -56,7 +73,12 @@ class LevelKv implements KvStore {
   async batch (writes: readonly KvWrite[], opts: { sync?: boolean } = {}): Promise<void> {
     if (writes.length === 0) return
     try {
-      await this.db.batch(writes as Array<KvWrite & { value: Uint8Array }>, { sync: opts.sync === true })
+      // classic-level, open, keys and values already bytes ('view' encodings): abstract-level's
+      // public batch() would only clone every op into a new object, look its encodings up and
+      // encode bytes to bytes (~5 µs an op, the largest single cost of a catching-up node).
+      // Checked per write here instead: a put needs Uint8Array key and value.
+      if (this.direct && this.db.status === 'open' && writes.every(isBytesWrite)) await this.db._batch!(writes, { sync: opts.sync === true })
+      else await this.db.batch(writes as Array<KvWrite & { value: Uint8Array }>, { sync: opts.sync === true })
     } catch (err) { throw storageError('batch', err) }
   }
 
