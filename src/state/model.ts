@@ -12,8 +12,10 @@
  *   grants                       gmap: grant/adjustment id → record (history)
  *   hired                        awset of agent ids
  *   keys                         awset of API key ids
- *   spent/<res>/<bucket>         gcounter per replica: credits consumed in a window
- *   u/<metric>/<subject>/<res>/<bucket>  gcounter per replica: usage in a window
+ *   spent                        wcounter (crdt/wcounter.ts): credits consumed per minute/hour/day
+ *                                window, per-replica entries, windows past retention dropped
+ *   u/<metric>/<subject>         wcounter: usage of one metric for `model:<id>` / `agent:<id>`,
+ *                                every window of every resolution in one field (windows.ts)
  * API key `key/<keyId>`: see api-keys.ts. Catalog `model/<id>`, `agent/<id>`: catalog.ts.
  */
 import { createHash } from 'node:crypto'
@@ -26,6 +28,7 @@ export const KIND = {
   lww: 'lww.v1',
   pn: 'pncounter.v1',
   g: 'gcounter.v1',
+  windows: 'wcounter.v1',
   awset: 'awset.v1',
   gmap: 'gmap.v1',
   keyStatus: 'keystatus.v1',

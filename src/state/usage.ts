@@ -1,13 +1,17 @@
 /**
  * Usage counters: per model (input/output tokens, requests) and per agent (invocations by
- * operation), in minute/hour/day windows. Each is a G-counter entry per replica, so
- * concurrent recording on several nodes adds up. Fields:
- * `u/<metric>/<subject>/<res>/<bucket>` with subject `model:<id>` or `agent:<id>`.
+ * operation), in minute/hour/day windows with retention. One windowed G-counter
+ * (crdt/wcounter.ts) per (metric, subject) holds every window of every resolution, with a
+ * per-replica entry per bucket so concurrent recording on several nodes adds up. Fields:
+ * `u/<metric>/<subject>` with subject `model:<id>` or `agent:<id>`, and `spent` for the
+ * credits consumed per window. Each write carries the writer's horizon (the oldest bucket
+ * still retained at its time), so expired windows are dropped as the account is used:
+ * an account's state is bounded by the retention, not by its age.
  */
-import { gcounterIncrement, type GCounter } from '../../crdt/gcounter.ts'
+import { type WindowedCounter, type WindowedIncrement, windowedEach, windowedIncrement } from '../../crdt/wcounter.ts'
 import type { Change, ReplicaStore } from '../store/types.ts'
 import { accountKey, fieldState, KIND } from './model.ts'
-import { bucketOf, bucketStart, RESOLUTION_NAMES, type Resolution, resolutionOfCode, RESOLUTIONS, retained } from './windows.ts'
+import { bucketOf, bucketStart, horizonOf, RESOLUTION_NAMES, type Resolution, RESOLUTIONS } from './windows.ts'
 
 export type Subject = { type: 'model' | 'agent', id: string }
 
@@ -16,34 +20,44 @@ export interface UsageAmounts {
   [metric: string]: number
 }
 
-function subjectName (s: Subject): string {
-  return `${s.type}:${s.id}`
+/** The field holding every window of one metric for one subject. */
+export function usageField (metric: string, s: Subject): string {
+  return `u/${metric}/${s.type}:${s.id}`
 }
 
-/** Changes adding `amounts` for `subject` at time `at` in every resolution. */
+/** The field holding the credits consumed per window. */
+export const SPENT_FIELD = 'spent'
+
+/** Increments of `n` at time `at` in every resolution, each with its horizon at `at`. */
+function increments (n: number, at: number): WindowedIncrement[] {
+  return RESOLUTION_NAMES.map((res) => ({ slot: RESOLUTIONS[res].slot, bucket: bucketOf(res, at), n, horizon: horizonOf(res, at) }))
+}
+
+/** The change adding `n` at `at` to the windowed counter `field`, or undefined when it changes nothing. */
+function windowChange (store: ReplicaStore, target: string, field: string, n: number, at: number): Change | undefined {
+  const s = fieldState<WindowedCounter>(store, target, field) ?? []
+  const delta = windowedIncrement(s, store.replicaId, increments(n, at))
+  return delta === undefined ? undefined : { field, kind: KIND.windows, delta }
+}
+
+/** Changes adding `amounts` for `subject` at time `at` in every resolution: one per metric. */
 export function usageChanges (store: ReplicaStore, accountId: string, subject: Subject, amounts: UsageAmounts, at: number): Change[] {
   const target = accountKey(accountId)
   const out: Change[] = []
-  for (const [metric, n] of Object.entries(amounts)) {
-    if (n <= 0) continue
-    for (const res of RESOLUTION_NAMES) {
-      const field = `u/${metric}/${subjectName(subject)}/${RESOLUTIONS[res].code}/${bucketOf(res, at)}`
-      const s = fieldState<GCounter>(store, target, field) ?? []
-      out.push({ field, kind: KIND.g, delta: gcounterIncrement(s, store.replicaId, n) })
-    }
+  for (const metric in amounts) {
+    const n = amounts[metric]!
+    if (!(n > 0)) continue
+    const c = windowChange(store, target, usageField(metric, subject), n, at)
+    if (c !== undefined) out.push(c)
   }
   return out
 }
 
-/** Changes adding `credits` spent at `at` to the consumption windows. */
+/** Changes adding `credits` spent at `at` to the consumption windows (one change). */
 export function spendWindowChanges (store: ReplicaStore, accountId: string, credits: number, at: number): Change[] {
   if (credits <= 0) return []
-  const target = accountKey(accountId)
-  return RESOLUTION_NAMES.map((res) => {
-    const field = `spent/${RESOLUTIONS[res].code}/${bucketOf(res, at)}`
-    const s = fieldState<GCounter>(store, target, field) ?? []
-    return { field, kind: KIND.g, delta: gcounterIncrement(s, store.replicaId, credits) }
-  })
+  const c = windowChange(store, accountKey(accountId), SPENT_FIELD, credits, at)
+  return c === undefined ? [] : [c]
 }
 
 export interface UsageRow {
@@ -54,50 +68,41 @@ export interface UsageRow {
   value: number
 }
 
+/**
+ * Calls `fn(start, total)` for the buckets of `res` in a windowed counter whose start lies
+ * in `[from, to)` and that are retained at `now` (a counter not written lately still holds
+ * buckets its horizon has not caught up with: they are hidden here).
+ */
+function eachWindow (s: WindowedCounter, res: Resolution, from: number, to: number, now: number, fn: (start: number, total: number) => void): void {
+  const lo = Math.max(horizonOf(res, now), Math.ceil(from / RESOLUTIONS[res].sizeMs))
+  const hi = Math.ceil(to / RESOLUTIONS[res].sizeMs)
+  windowedEach(s, RESOLUTIONS[res].slot, lo, hi, (bucket, total) => fn(bucketStart(res, bucket), total))
+}
+
 /** Usage rows of one resolution with bucket start in [from, to), retained at `now`. */
 export function usageRows (store: ReplicaStore, accountId: string, res: Resolution, from: number, to: number, now: number): UsageRow[] {
   const entity = store.entity(accountKey(accountId))
   if (entity === undefined) return []
-  const code = RESOLUTIONS[res].code
   const rows: UsageRow[] = []
   for (const [field, fs] of entity) {
-    if (!field.startsWith('u/')) continue
-    const parts = field.split('/')
-    if (parts.length !== 5 || parts[3] !== code) continue
-    const bucket = Number(parts[4])
-    const start = bucketStart(res, bucket)
-    if (start < from || start >= to || !retained(res, bucket, now)) continue
-    const [type, ...rest] = parts[2]!.split(':')
-    rows.push({
-      metric: parts[1]!,
-      subject: { type: type as Subject['type'], id: rest.join(':') },
-      resolution: res,
-      start,
-      value: sumCounter(fs.state as GCounter),
+    if (!field.startsWith('u/') || fs.kind !== KIND.windows) continue
+    const cut = field.lastIndexOf('/')
+    const metric = field.slice(2, cut)
+    const subject = field.slice(cut + 1)
+    const colon = subject.indexOf(':')
+    const type = subject.slice(0, colon) as Subject['type']
+    const id = subject.slice(colon + 1)
+    eachWindow(fs.state as WindowedCounter, res, from, to, now, (start, value) => {
+      rows.push({ metric, subject: { type, id }, resolution: res, start, value })
     })
   }
   return rows
 }
 
-/** Consumption per window: [{start, credits}] for one resolution in [from, to). */
+/** Consumption per window: [{start, credits}] for one resolution in [from, to), ascending. */
 export function spendRows (store: ReplicaStore, accountId: string, res: Resolution, from: number, to: number, now: number): Array<{ start: number, credits: number }> {
-  const entity = store.entity(accountKey(accountId))
-  if (entity === undefined) return []
+  const s = fieldState<WindowedCounter>(store, accountKey(accountId), SPENT_FIELD)
   const out: Array<{ start: number, credits: number }> = []
-  for (const [field, fs] of entity) {
-    if (!field.startsWith('spent/')) continue
-    const [, code, b] = field.split('/')
-    if (resolutionOfCode(code!) !== res) continue
-    const bucket = Number(b)
-    const start = bucketStart(res, bucket)
-    if (start < from || start >= to || !retained(res, bucket, now)) continue
-    out.push({ start, credits: sumCounter(fs.state as GCounter) })
-  }
-  return out.sort((a, b) => a.start - b.start)
-}
-
-function sumCounter (g: GCounter): number {
-  let n = 0
-  for (let i = 1; i < g.length; i += 2) n += g[i] as number
-  return n
+  if (s !== undefined) eachWindow(s, res, from, to, now, (start, credits) => out.push({ start, credits }))
+  return out
 }

@@ -1,12 +1,13 @@
 /**
  * Time windows for usage and consumption counters: minute, hour and day buckets, each
  * kept for a retention period. A bucket is `floor(ms / size)`, the same on every node, so
- * two nodes counting in the same window increment the same field.
+ * two nodes counting in the same window increment the same bucket. `slot` is the
+ * resolution's slot in a windowed counter (crdt/wcounter.ts): wire format, never reorder.
  */
 export const RESOLUTIONS = {
-  minute: { code: 'm', sizeMs: 60_000, retention: 120 }, // two hours of minutes
-  hour: { code: 'h', sizeMs: 3_600_000, retention: 24 * 7 }, // a week of hours
-  day: { code: 'd', sizeMs: 86_400_000, retention: 90 }, // ninety days
+  minute: { code: 'm', slot: 0, sizeMs: 60_000, retention: 120 }, // two hours of minutes
+  hour: { code: 'h', slot: 1, sizeMs: 3_600_000, retention: 24 * 7 }, // a week of hours
+  day: { code: 'd', slot: 2, sizeMs: 86_400_000, retention: 90 }, // ninety days
 } as const
 
 export type Resolution = keyof typeof RESOLUTIONS
@@ -29,4 +30,12 @@ export function resolutionOfCode (code: string): Resolution | undefined {
 /** True while a bucket is inside its retention period at time `now`. */
 export function retained (res: Resolution, bucket: number, now: number): boolean {
   return bucket > bucketOf(res, now) - RESOLUTIONS[res].retention
+}
+
+/**
+ * The oldest bucket retained at time `now` (the horizon of a windowed counter): buckets
+ * below it are dropped. Matches {@link retained}.
+ */
+export function horizonOf (res: Resolution, now: number): number {
+  return Math.max(0, bucketOf(res, now) - RESOLUTIONS[res].retention + 1)
 }
