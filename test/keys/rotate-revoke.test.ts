@@ -193,3 +193,35 @@ test('a key revoked through its lineage stays so when every op is delivered agai
     assert.equal(s.b.digest(), digest)
   } finally { await s.close() }
 })
+
+test('two concurrent rotations of one key (A→B here, A→B\' there): a revoke counts every successor it knows, not only rotated_to', async () => {
+  const s = await setup()
+  try {
+    const b1 = await rotate(s.a, s.key.keyId, NOW + 2)
+    const b2 = await rotate(s.b, s.key.keyId, NOW + 2)
+    await exchange(s.a, s.b)
+    // Both successors are known on A now (rotated_to names one of them only).
+    await revoke(s.a, s.key.keyId, NOW + 3)
+    const saw = keyEvents(s.a, s.key.keyId, NOW + 10).find((e) => e.type === 'revoked')?.details?.saw_rotations
+    assert.deepEqual(saw, [b1.keyId, b2.keyId].sort())
+    await exchange(s.a, s.b)
+    for (const r of [s.a, s.b]) {
+      assert.equal(code(r, b1), 'VALID')
+      assert.equal(code(r, b2), 'VALID')
+    }
+  } finally { await s.close() }
+})
+
+test('two concurrent rotations, and a revoke on one side before they merge: the successor it never saw is revoked, the one it saw is not', async () => {
+  const s = await setup()
+  try {
+    const b1 = await rotate(s.a, s.key.keyId, NOW + 2)
+    const b2 = await rotate(s.b, s.key.keyId, NOW + 2)
+    await revoke(s.a, s.key.keyId, NOW + 3) // saw b1 only
+    for (const r of await mergedBothOrders(s.a, s.b)) {
+      assert.equal(code(r, b1), 'VALID')
+      assert.equal(code(r, b2), 'REVOKED')
+      await r.stop()
+    }
+  } finally { await s.close() }
+})
