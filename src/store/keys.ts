@@ -18,6 +18,8 @@ const LOG = utf8('log/')
 const META = utf8('meta/')
 const SNAP = utf8('snap/')
 const td = new TextDecoder()
+/** Bytes per slab of log keys (see `Keys.log`). */
+const KEY_SLAB = 16 * 1024
 
 function u32 (n: number): Uint8Array {
   const b = new Uint8Array(4)
@@ -67,13 +69,31 @@ export class Keys {
     return p
   }
 
+  /**
+   * Log keys are cut from a shared slab: one key per logged op is ~70 bytes, past V8's
+   * on-heap limit for typed arrays, so each would be its own off-heap allocation (tens of
+   * thousands a second on a catching-up node). A key pins at most one slab, and keys live
+   * only until their batch is written.
+   */
+  private slab = new Uint8Array(0)
+  private slabAt = 0
+
   log (origin: ReplicaId, seq: number): Uint8Array {
     const p = this.originPrefix(origin)
-    const k = new Uint8Array(p.length + 8)
+    const n = p.length + 8
+    if (this.slabAt + n > this.slab.length) {
+      this.slab = new Uint8Array(Math.max(KEY_SLAB, n))
+      this.slabAt = 0
+    }
+    const at = this.slabAt
+    const k = this.slab.subarray(at, at + n)
+    this.slabAt = at + n
     k.set(p)
-    const v = new DataView(k.buffer)
-    v.setUint32(p.length, Math.floor(seq / 0x1_0000_0000))
-    v.setUint32(p.length + 4, seq >>> 0)
+    const hi = Math.floor(seq / 0x1_0000_0000)
+    const lo = seq >>> 0
+    const o = p.length
+    k[o] = hi >>> 24; k[o + 1] = (hi >>> 16) & 0xff; k[o + 2] = (hi >>> 8) & 0xff; k[o + 3] = hi & 0xff
+    k[o + 4] = lo >>> 24; k[o + 5] = (lo >>> 16) & 0xff; k[o + 6] = (lo >>> 8) & 0xff; k[o + 7] = lo & 0xff
     return k
   }
 

@@ -251,13 +251,19 @@ export function decodeOpsWithBytes (bytes: Uint8Array, kinds: KindRegistry): Enc
     if (v !== OP_VERSION) throw new FormStateError('decode_invalid', `unknown op version ${v}`)
     const n = r.count(MAX_OPS)
     const out: EncodedBatch = new Array(n)
+    // Every op's own encoding (version byte + body) is copied into one buffer for the batch
+    // rather than one allocation per op (each off-heap past 64 bytes); the copies live
+    // until the batch is logged, and do not keep the received frame alive.
+    const slab = new Uint8Array(bytes.length - r.pos + n)
+    let at = 0
     for (let i = 0; i < n; i++) {
       const start = r.pos
       const op = readBody(r, kinds, false)
-      // A copy, so the log entry does not keep the whole batch buffer alive.
-      const own = new Uint8Array(1 + r.pos - start)
+      const len = 1 + r.pos - start
+      const own = slab.subarray(at, at + len)
       own[0] = OP_VERSION
       own.set(bytes.subarray(start, r.pos), 1)
+      at += len
       out[i] = { op, bytes: own }
     }
     r.end()

@@ -190,16 +190,25 @@ export class Replica implements ReplicaStore {
 
   /** Validate every op of the batch (nothing applied on failure), then apply and log them. */
   private async applyPrepared (prepared: EncodedBatch): Promise<ApplyResult> {
-    // Kinds given to fields of this batch, by target then field (no per-change key strings).
-    const newKinds = new Map<string, Map<string, string>>()
+    // `check` compares each op with the state before the batch; two ops of the batch on one
+    // target must also agree on their fields' kinds. Targets seen once (most of them) cost
+    // one map entry holding their op's changes; a field map is built only for repeats.
+    const seen = new Map<string, readonly Change[] | Map<string, string>>()
     for (const { op } of prepared) {
       if (op.shard !== this.shard) throw new FormStateError('invalid_op', `op for shard ${op.shard}, this is shard ${this.shard}`)
       this.state.check(op.target, op.changes)
-      let fields = newKinds.get(op.target)
-      if (fields === undefined) newKinds.set(op.target, fields = new Map())
+      const prev = seen.get(op.target)
+      if (prev === undefined) { seen.set(op.target, op.changes); continue }
+      let fields: Map<string, string>
+      if (prev instanceof Map) fields = prev
+      else {
+        fields = new Map()
+        for (const c of prev) fields.set(c.field, c.kind)
+        seen.set(op.target, fields)
+      }
       for (const c of op.changes) {
-        const seen = fields.get(c.field)
-        if (seen !== undefined && seen !== c.kind) throw new FormStateError('invalid_op', `field ${c.field} of ${op.target} given two kinds in one batch`, { field: c.field })
+        const kind = fields.get(c.field)
+        if (kind !== undefined && kind !== c.kind) throw new FormStateError('invalid_op', `field ${c.field} of ${op.target} given two kinds in one batch`, { field: c.field })
         fields.set(c.field, c.kind)
       }
     }
