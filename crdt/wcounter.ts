@@ -19,7 +19,7 @@
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
 import { checkAmount, type GCounter, gcounterEntry, gcounterType } from './gcounter.ts'
-import { decodeFlatNum, encodeFlatNum, flatEquals, flatSum, flatToObject, none } from './flat.ts'
+import { encodeFlatNum, exact, flatEquals, flatSum, flatToObject, none } from './flat.ts'
 import type { CrdtType } from './types.ts'
 
 /** Most resolution slots a state may hold (a delta naming a higher slot is refused). */
@@ -162,20 +162,31 @@ function raise (slot: WindowSlot, h: number): void {
   if (cut > 0) slot.w = cut === slot.w.length ? none() : slot.w.slice(cut)
 }
 
-/** Join `counter` into `slot`'s `bucket` (no-op below the horizon). `counter` is not aliased unless frozen. */
+/** True when joining `b` into `a` would raise some entry. */
+function raises (a: GCounter, b: GCounter): boolean {
+  for (let i = 0; i < b.length; i += 2) if (gcounterEntry(a, b[i] as string) < (b[i + 1] as number)) return true
+  return false
+}
+
+/**
+ * Join `counter` into `slot`'s `bucket` (no-op below the horizon). Counters held in a slot
+ * are never written in place (a changed one is replaced by a new array), so states may
+ * share them: `clone` copies the bucket arrays only, and merge takes `b`'s counters as is.
+ */
 function joinBucket (slot: WindowSlot, bucket: number, counter: GCounter): void {
   if (bucket < slot.h) return
   const w = slot.w
   const i = findBucket(w, bucket)
   if (i >= 0) {
-    w[i + 1] = gcounterType.merge(w[i + 1] as GCounter, counter)
+    const held = w[i + 1] as GCounter
+    if (raises(held, counter)) w[i + 1] = gcounterType.merge(exact(held), counter)
     return
   }
   const at = ~i
   const out = new Array<number | GCounter>(w.length + 2)
   for (let j = 0; j < at; j++) out[j] = w[j]!
   out[at] = bucket
-  out[at + 1] = gcounterType.clone(counter)
+  out[at + 1] = counter
   for (let j = at; j < w.length; j++) out[j + 2] = w[j]!
   slot.w = out
 }
@@ -221,10 +232,8 @@ function clone (s: WindowedCounter): WindowedCounter {
   const out: WindowedCounter = new Array(s.length)
   for (let i = 0; i < s.length; i++) {
     const slot = s[i]
-    if (slot === undefined) continue
-    const w = slot.w.length === 0 ? none<number | GCounter>() : slot.w.slice()
-    for (let j = 1; j < w.length; j += 2) w[j] = gcounterType.clone(w[j] as GCounter)
-    out[i] = { h: slot.h, w }
+    // Counters are immutable once held (joinBucket): copying the bucket array is enough.
+    if (slot !== undefined) out[i] = { h: slot.h, w: slot.w.length === 0 ? none() : slot.w.slice() }
   }
   return out
 }
