@@ -73,6 +73,7 @@ export function keyView (k: ApiKeyRecord, env: ApiKeyEnv, now: number, keys: Api
     rotated_from: k.rotatedFrom,
     rotated_to: k.rotatedTo,
     grace_end: k.graceEnd,
+    revoked_via: k.revokedVia,
   }
 }
 

@@ -65,6 +65,7 @@ export const apiKeyView = z.object({
   rotated_from: z.string().nullable(),
   rotated_to: z.string().nullable(),
   grace_end: z.number().nullable(),
+  revoked_via: z.string().nullable().describe('set when the key is revoked because this predecessor was revoked concurrently with the rotation that made it'),
 })
 
 export const createdKeyView = apiKeyView.extend({

@@ -201,6 +201,7 @@ describe('three formstate node processes', { timeout: 240_000 }, () => {
       assert.equal(k.body.status, 'revoked', `${n.name}: revoke must win over the concurrent edit`)
       const nk = await n.call('GET', `/api-keys/${newKey}`, { token: owner })
       assert.equal(nk.body.status, 'revoked', `${n.name}: a revoke that did not see the rotation kills the rotated key too`)
+      assert.equal(nk.body.revoked_via, key2)
       assert.equal((await n.call('GET', `/api-keys/${newKey}`, { token: newSecret })).status, 401, `${n.name}: the rotated secret is refused`)
       const events = await n.call('GET', `/api-keys/${newKey}/events`, { token: owner })
       const ev = (events.body.events as Array<{ type: string, details?: { via?: string } }>).find((e) => e.type === 'revoked')
