@@ -1,15 +1,16 @@
 /**
  * The Koa app. Middleware order (outermost first): request id, access log, error
- * middleware, JSON-only writes (415), body parser (413 / 400 invalid_json), router (built
- * from the route table: auth, validation, handler), 404/405 fallback.
+ * middleware (one frame: `requestFrame`), JSON-only writes (415) and body parser (413 /
+ * 400 invalid_json) (one: `jsonRequest`), router (built from the route table: auth,
+ * validation, handler), 404/405 fallback.
  */
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import Koa, { type Middleware } from 'koa'
 import { createLogger, type Logger } from '../log.ts'
-import { errorMiddleware } from './errors.ts'
-import { accessLog, fallback, jsonBody, requestId, requireJson } from './middleware.ts'
+import { jsonRequest } from './json-body.ts'
+import { fallback, requestFrame } from './middleware.ts'
 import { RouteTable, type ApiInfo } from './openapi.ts'
 import { buildRouter, routerMiddleware, type ApiState, type AuthHook } from './router.ts'
 import { registerHealthRoutes } from './routes/health.ts'
@@ -52,11 +53,9 @@ export function createApp (deps: AppDeps): FormStateApp {
   const app = new Koa<ApiState>() as FormStateApp
   Object.defineProperty(app, 'routeTable', { value: table })
   if (deps.timing !== undefined) app.use(deps.timing)
-  app.use(requestId())
-  app.use(accessLog(log))
-  app.use(errorMiddleware({ log, ...(deps.problemTypeBase !== undefined ? { typeBase: deps.problemTypeBase } : {}) }))
-  app.use(requireJson())
-  app.use(jsonBody(deps.maxBodyBytes))
+  // requestId() + accessLog(log) + errorMiddleware(...) in one frame.
+  app.use(requestFrame({ log, ...(deps.problemTypeBase !== undefined ? { typeBase: deps.problemTypeBase } : {}) }))
+  app.use(jsonRequest(deps.maxBodyBytes))
   app.use(routerMiddleware(router))
   app.use(fallback(router))
   // The error middleware catches everything; this only sees failures after headers were sent.

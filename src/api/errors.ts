@@ -111,14 +111,19 @@ export function errorMiddleware (opts: ErrorMiddlewareOptions): Middleware {
     try {
       await next()
     } catch (err) {
-      const requestId = String(ctx.state.requestId ?? '')
-      let mapped = toFormStateError(err)
-      if (mapped === undefined || mapped.status >= 500) {
-        opts.log.error('request failed', { request_id: requestId, method: ctx.method, path: ctx.path, err })
-      }
-      mapped ??= new FormStateError('internal', 'unexpected error', { cause: err })
-      if (ctx.headerSent) return // too late to change the response; it is logged
-      sendProblem(ctx, problemOf(mapped, requestId, opts.typeBase), mapped.headers)
+      renderError(ctx, err, opts)
     }
   }
+}
+
+/** What the error middleware does with a caught `err`: log it if unexpected, answer the problem. */
+export function renderError (ctx: Context, err: unknown, opts: ErrorMiddlewareOptions): void {
+  const requestId = String(ctx.state.requestId ?? '')
+  let mapped = toFormStateError(err)
+  if (mapped === undefined || mapped.status >= 500) {
+    opts.log.error('request failed', { request_id: requestId, method: ctx.method, path: ctx.path, err })
+  }
+  mapped ??= new FormStateError('internal', 'unexpected error', { cause: err })
+  if (ctx.headerSent) return // too late to change the response; it is logged
+  sendProblem(ctx, problemOf(mapped, requestId, opts.typeBase), mapped.headers)
 }

@@ -118,14 +118,64 @@ export function routerMiddleware (router: Router): Middleware {
   const full = router.routes() as Middleware
   const groups = groupsOf.get(router)
   if (groups === undefined) return full
-  const mw = new Map<string, Middleware>()
-  for (const [head, sub] of groups) mw.set(head, sub.routes() as Middleware)
+  const mw = new Map<string, Group>()
+  for (const [head, sub] of groups) mw.set(head, { sub, layers: sub.stack as unknown as RouteLayer[], router: sub.routes() as Middleware })
   return (ctx, next) => {
     const path = ctx.path
     const end = path.indexOf('/', 1)
     const head = (end === -1 ? path.slice(1) : path.slice(1, end)).toLowerCase()
-    return (mw.get(head) ?? full)(ctx, next)
+    const group = mw.get(head)
+    if (group === undefined) return full(ctx, next)
+    return dispatchOne(ctx, next, group, path) ?? group.router(ctx, next)
   }
+}
+
+interface Group { sub: Router, layers: readonly RouteLayer[], router: Middleware }
+
+/** The parts of an @koa/router Layer that dispatch reads (its own matching and decoding). */
+interface RouteLayer {
+  path: string
+  name?: string | null
+  methods: string[]
+  stack: Middleware[]
+  match (path: string): boolean
+  captures (path: string): string[]
+  params (path: string, captures: string[], existing?: Record<string, string>): Record<string, string>
+}
+
+/**
+ * Dispatches the common case, exactly one route matching path and method, the way
+ * @koa/router's own middleware does (same layers, same regexps and parameter decoding, the
+ * same context fields), without composing a new chain per request. Returns undefined for
+ * anything else (no match, several), which the caller hands to the router itself.
+ */
+function dispatchOne (ctx: Context, next: () => Promise<unknown>, group: Group, path: string): Promise<unknown> | undefined {
+  const layers = group.layers
+  const method = ctx.method.toUpperCase()
+  let matched: RouteLayer[] | undefined
+  let hit: RouteLayer | undefined
+  let hits = 0
+  for (const layer of layers) {
+    if (!layer.match(path)) continue
+    ;(matched ??= []).push(layer)
+    if (layer.methods.includes(method)) { hit = layer; hits++ }
+  }
+  if (hits !== 1 || hit!.stack.length !== 1) return undefined
+  const c = ctx as Context & Record<string, unknown>
+  if (Array.isArray(c.matched)) (c.matched as RouteLayer[]).push(...matched!)
+  else c.matched = matched
+  c.router = group.sub
+  c.routeMatched = true
+  const captures = hit!.captures(path)
+  c.captures = captures
+  const params = hit!.params(path, captures, c.params as Record<string, string> | undefined)
+  ;(ctx.request as unknown as { params: unknown }).params = params
+  c.params = params
+  c.routerPath = hit!.path
+  c.routerName = hit!.name ?? undefined
+  c._matchedRoute = hit!.path
+  if (hit!.name) c._matchedRouteName = hit!.name
+  return hit!.stack[0]!(ctx, next as never)
 }
 
 /** The Koa router for every route in `table`. */
@@ -135,15 +185,17 @@ export function buildRouter (table: RouteTable, opts: RouterOptions): Router {
   const groups: Map<string, Router> | undefined = table.routes().every((r) => literalHead(r.path) !== undefined) ? new Map() : undefined
   for (const route of table.routes()) {
     const modes = authModes(route)
-    const chain: Middleware[] = [async (ctx, next) => { (ctx.state as ApiState).route = route; await next() }]
     const needsAuth = !(modes.length === 1 && modes[0] === 'public')
-    if (needsAuth) {
-      if (opts.authenticate === undefined) {
-        throw new Error(`route ${route.method} ${route.path} requires ${modes.join('|')} auth but no authenticate hook was given`)
-      }
-      chain.push(opts.authenticate(route, modes))
+    if (needsAuth && opts.authenticate === undefined) {
+      throw new Error(`route ${route.method} ${route.path} requires ${modes.join('|')} auth but no authenticate hook was given`)
     }
-    chain.push(handlerMiddleware(route, opts.log))
+    const auth = needsAuth ? opts.authenticate!(route, modes) : undefined
+    const handler = handlerMiddleware(route, opts.log)
+    // One middleware per route (set the route, authenticate, handle) rather than a chain of
+    // three that the router composes again on every request.
+    const chain: Middleware[] = [auth === undefined
+      ? async (ctx, next) => { (ctx.state as ApiState).route = route; await handler(ctx, next) }
+      : async (ctx, next) => { (ctx.state as ApiState).route = route; await auth(ctx, () => handler(ctx, next)) }]
     router.register(route.path, [route.method], chain)
     if (groups !== undefined) {
       const head = literalHead(route.path)!

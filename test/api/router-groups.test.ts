@@ -30,6 +30,12 @@ function server (t: RouteTable, grouped: boolean): Promise<Listening> {
     await next()
     if (ctx.body === undefined) ctx.body = { name: 'unmatched' }
     ctx.set('X-Route', (ctx.state as ApiState).route?.path ?? '-')
+    // What @koa/router leaves on the context; the single-match fast path must leave the same.
+    const c = ctx as unknown as Record<string, unknown> & { matched?: Array<{ path: string }> }
+    ctx.set('X-Ctx', encodeURIComponent(JSON.stringify({
+      params: c.params, captures: c.captures, routerPath: c.routerPath, routerName: c.routerName ?? null, matchedRoute: c._matchedRoute,
+      routeMatched: c.routeMatched, matched: c.matched?.map((l) => l.path), requestParams: (ctx.request as unknown as { params?: unknown }).params,
+    })))
   })
   app.use(grouped ? routerMiddleware(router) : router.routes())
   return listen(app, '127.0.0.1', 0)
@@ -54,7 +60,7 @@ for (const withParamHead of [false, true]) {
     for (const [method, path] of requests) {
       const [a, b] = await Promise.all([full, grouped].map((s) => fetch(s.url + path, { method })))
       const [ta, tb] = await Promise.all([a!.text(), b!.text()])
-      assert.deepEqual([b!.status, b!.headers.get('x-route'), tb], [a!.status, a!.headers.get('x-route'), ta], `${method} ${path}`)
+      assert.deepEqual([b!.status, b!.headers.get('x-route'), tb, b!.headers.get('x-ctx')], [a!.status, a!.headers.get('x-route'), ta, a!.headers.get('x-ctx')], `${method} ${path}`)
     }
   })
 }
@@ -65,4 +71,6 @@ test('the comparison is not vacuous: routes are actually matched', async () => {
   const r = await fetch(s.url + '/MODELS/abc')
   assert.equal(r.headers.get('x-route'), '/models/:id')
   assert.deepEqual(await r.json(), { name: 'get' })
+  const c = JSON.parse(decodeURIComponent(r.headers.get('x-ctx')!))
+  assert.deepEqual([c.params, c.matchedRoute, c.routeMatched], [{ id: 'abc' }, '/models/:id', true])
 })
