@@ -99,7 +99,10 @@ function belowCount (w: ReadonlyArray<number | GCounter>, h: number): number {
  */
 export function windowedIncrement (s: WindowedCounter, key: string, incs: readonly WindowedIncrement[]): WindowedDelta | undefined {
   const parts: WindowedPart[] = []
-  const sorted = incs.length > 1 ? [...incs].sort((a, b) => a.slot - b.slot) : incs
+  let sorted = incs
+  for (let i = 1; i < incs.length; i++) {
+    if (incs[i]!.slot < incs[i - 1]!.slot) { sorted = [...incs].sort((a, b) => a.slot - b.slot); break }
+  }
   let prev = -1
   for (const inc of sorted) {
     checkIndex(inc.slot, 'slot', 'invalid_delta')
