@@ -19,7 +19,7 @@
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
 import { checkAmount, type GCounter, gcounterEntry, gcounterType } from './gcounter.ts'
-import { encodeFlatNum, exact, flatEquals, flatSum, flatToObject, none } from './flat.ts'
+import { exact, flatEquals, flatSum, flatToObject, none } from './flat.ts'
 import type { CrdtType } from './types.ts'
 
 /** Most resolution slots a state may hold (a delta naming a higher slot is refused). */
@@ -267,14 +267,36 @@ function usedSlots (s: WindowedCounter): number {
   return n
 }
 
+/** The replica keys used anywhere in `s`, ascending, each once. */
+function keyTable (s: WindowedCounter, n: number): string[] {
+  const seen = new Set<string>()
+  for (let i = 0; i < n; i++) {
+    const w = s[i]?.w
+    if (w === undefined) continue
+    for (let j = 1; j < w.length; j += 2) {
+      const g = w[j] as GCounter
+      for (let k = 0; k < g.length; k += 2) seen.add(g[k] as string)
+    }
+  }
+  return [...seen].sort()
+}
+
 /**
- * Slot count; per slot: horizon, bucket count, then each bucket as its gap from the
- * horizon (first) or from the previous bucket + 1, followed by its counter. Gaps keep
- * bucket numbers to a byte or two and make ascending order a property of the encoding.
+ * Slot count; the table of replica keys (ascending, each used somewhere); per slot:
+ * horizon, bucket count, then each bucket as its gap from the horizon (first) or from the
+ * previous bucket + 1, followed by its entries as (key index, total) with indices
+ * ascending. Gaps keep bucket numbers to a byte or two and make ascending order a property
+ * of the encoding; the key table writes each replica id once instead of once per bucket.
  */
 function encodeState (w: Writer, s: WindowedCounter): void {
   const n = usedSlots(s)
   w.uint(n)
+  if (n === 0) return
+  const keys = keyTable(s, n)
+  w.uint(keys.length)
+  for (const k of keys) w.string(k)
+  const index = new Map<string, number>()
+  keys.forEach((k, i) => index.set(k, i))
   for (let i = 0; i < n; i++) {
     const slot = s[i]
     if (slot === undefined) {
@@ -287,7 +309,9 @@ function encodeState (w: Writer, s: WindowedCounter): void {
       const b = slot.w[j] as number
       w.uint(b - next)
       next = b + 1
-      encodeFlatNum(w, slot.w[j + 1] as GCounter)
+      const g = slot.w[j + 1] as GCounter
+      w.uint(g.length >> 1)
+      for (let k = 0; k < g.length; k += 2) w.uint(index.get(g[k] as string)!).uint(g[k + 1] as number)
     }
   }
 }
@@ -295,6 +319,14 @@ function encodeState (w: Writer, s: WindowedCounter): void {
 function decodeState (r: Reader): WindowedCounter {
   const n = r.count(MAX_WINDOW_SLOTS)
   if (n === 0) return none()
+  const nk = r.count()
+  const keys: string[] = []
+  for (let i = 0; i < nk; i++) {
+    const k = r.string()
+    if (i > 0 && k <= keys[i - 1]!) throw new CrdtError('decode_invalid', 'replica keys not strictly ascending')
+    keys.push(k)
+  }
+  const used = new Uint8Array(nk)
   const out: WindowedCounter = new Array(n)
   for (let i = 0; i < n; i++) {
     const h = r.uint()
@@ -309,12 +341,24 @@ function decodeState (r: Reader): WindowedCounter {
       const b = next + r.uint()
       if (!Number.isSafeInteger(b)) throw new CrdtError('decode_invalid', 'bucket overflows 2^53')
       next = b + 1
-      const g = gcounterType.decodeState(r)
-      if (g.length === 0) throw new CrdtError('decode_invalid', `empty counter in bucket ${b}`)
+      const entries = r.count(nk)
+      if (entries === 0) throw new CrdtError('decode_invalid', `empty counter in bucket ${b}`)
+      let g: GCounter = none()
+      let prev = -1
+      for (let k = 0; k < entries; k++) {
+        const ki = r.uint()
+        if (ki >= nk || ki <= prev) throw new CrdtError('decode_invalid', `key index ${ki} out of order or range`)
+        prev = ki
+        used[ki] = 1
+        const v = r.uint()
+        if (v === 0) throw new CrdtError('decode_invalid', `zero entry in bucket ${b}`)
+        g = gcounterType.apply(g, { key: keys[ki]!, value: v })
+      }
       w.push(b, g)
     }
     out[i] = { h, w: count === 0 ? none() : w.slice() }
   }
+  if (used.indexOf(0) >= 0) throw new CrdtError('decode_invalid', 'unused replica key in table')
   return out
 }
 

@@ -148,9 +148,14 @@ test('wcounter: bad increments are refused with invalid_delta', () => {
   }
 })
 
-test('wcounter: non-canonical encodings are refused (trailing empty slot, empty counter, delta slots out of order)', () => {
-  assertDecodeError(() => dec(Uint8Array.of(1, 0, 0)), new Set(['decode_invalid'])) // one empty slot
-  assertDecodeError(() => dec(Uint8Array.of(1, 0, 1, 0, 0)), new Set(['decode_invalid'])) // bucket 0 with an empty counter
+test('wcounter: non-canonical encodings are refused (trailing empty slot, empty counter, unused or unordered keys, delta slots out of order)', () => {
+  // slots, key table, then per slot: horizon, bucket count, (gap, entry count, (key index, total)…)…
+  assert.deepEqual(t.value(dec(Uint8Array.of(1, 1, 1, 97, 0, 1, 3, 1, 0, 5))), [[[3, 5]]]) // the well-formed baseline
+  assertDecodeError(() => dec(Uint8Array.of(1, 0, 0, 0)), new Set(['decode_invalid'])) // one empty slot
+  assertDecodeError(() => dec(Uint8Array.of(1, 1, 1, 97, 0, 1, 0, 0)), new Set(['decode_invalid'])) // bucket 0 with an empty counter
+  assertDecodeError(() => dec(Uint8Array.of(1, 2, 1, 97, 1, 98, 0, 1, 3, 1, 0, 5)), new Set(['decode_invalid'])) // key "b" never used
+  assertDecodeError(() => dec(Uint8Array.of(1, 2, 1, 98, 1, 97, 0, 1, 3, 2, 0, 5, 1, 5)), new Set(['decode_invalid'])) // keys not ascending
+  assertDecodeError(() => dec(Uint8Array.of(1, 1, 1, 97, 0, 1, 3, 1, 0, 0)), new Set(['decode_invalid'])) // a zero total
   const decD = (b: Uint8Array): WindowedDelta => decodeWith(b, (r) => t.decodeDelta(r))
   // key "a", 2 parts: slot 1 then slot 0
   assertDecodeError(() => decD(Uint8Array.of(1, 97, 2, 1, 0, 1, 5, 0, 0, 1, 5)), new Set(['decode_invalid']))
