@@ -362,11 +362,22 @@ function decodeState (r: Reader): WindowedCounter {
   return out
 }
 
+/**
+ * Key, part count; per part: `slot << 2 | has value | has horizon << 1`, then the value and
+ * bucket when there is one, then the horizon: as its distance below the bucket when both
+ * are there (a byte for a writer's retention, instead of a full bucket number), else as is.
+ */
 function encodeDelta (w: Writer, d: WindowedDelta): void {
   w.string(d.key).uint(d.parts.length)
   for (const p of d.parts) {
-    w.uint(p.slot).uint(p.horizon).uint(p.value)
-    if (p.value > 0) w.uint(p.bucket)
+    const hasValue = p.value > 0
+    const hasHorizon = p.horizon > 0
+    w.uint(p.slot * 4 + (hasHorizon ? 2 : 0) + (hasValue ? 1 : 0))
+    if (hasValue) w.uint(p.value).uint(p.bucket)
+    if (hasHorizon) {
+      if (hasValue) w.int(p.bucket - p.horizon)
+      else w.uint(p.horizon)
+    }
   }
 }
 
@@ -377,13 +388,23 @@ function decodeDelta (r: Reader): WindowedDelta {
   const parts: WindowedPart[] = []
   let prev = -1
   for (let i = 0; i < n; i++) {
-    const slot = r.uint()
+    const head = r.uint()
+    const slot = Math.floor(head / 4)
     if (slot <= prev || slot >= MAX_WINDOW_SLOTS) throw new CrdtError('decode_invalid', `window slot ${slot} out of order or range`)
+    if ((head & 3) === 0) throw new CrdtError('decode_invalid', 'empty windowed delta part')
     prev = slot
-    const horizon = r.uint()
-    const value = r.uint()
-    if (value === 0 && horizon === 0) throw new CrdtError('decode_invalid', 'empty windowed delta part')
-    const bucket = value > 0 ? r.uint() : 0
+    let value = 0
+    let bucket = 0
+    let horizon = 0
+    if ((head & 1) !== 0) {
+      value = r.uint()
+      bucket = r.uint()
+      if (value === 0) throw new CrdtError('decode_invalid', 'zero windowed delta value')
+    }
+    if ((head & 2) !== 0) {
+      horizon = (head & 1) !== 0 ? bucket - r.int() : r.uint()
+      if (!(horizon > 0) || !Number.isSafeInteger(horizon)) throw new CrdtError('decode_invalid', `bad horizon ${horizon}`)
+    }
     parts.push({ slot, bucket, value, horizon })
   }
   return { key, parts }

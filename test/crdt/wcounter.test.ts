@@ -157,8 +157,12 @@ test('wcounter: non-canonical encodings are refused (trailing empty slot, empty 
   assertDecodeError(() => dec(Uint8Array.of(1, 2, 1, 98, 1, 97, 0, 1, 3, 2, 0, 5, 1, 5)), new Set(['decode_invalid'])) // keys not ascending
   assertDecodeError(() => dec(Uint8Array.of(1, 1, 1, 97, 0, 1, 3, 1, 0, 0)), new Set(['decode_invalid'])) // a zero total
   const decD = (b: Uint8Array): WindowedDelta => decodeWith(b, (r) => t.decodeDelta(r))
-  // key "a", 2 parts: slot 1 then slot 0
-  assertDecodeError(() => decD(Uint8Array.of(1, 97, 2, 1, 0, 1, 5, 0, 0, 1, 5)), new Set(['decode_invalid']))
+  // key "a", parts: (slot << 2 | horizon? << 1 | value?), [value, bucket], [horizon: bucket - it, or as is]
+  assert.deepEqual(decD(Uint8Array.of(1, 97, 2, 3, 5, 9, 4, 6, 7)), { key: 'a', parts: [{ slot: 0, bucket: 9, value: 5, horizon: 7 }, { slot: 1, bucket: 0, value: 0, horizon: 7 }] })
+  // slot 1 then slot 0
+  assertDecodeError(() => decD(Uint8Array.of(1, 97, 2, 5, 5, 9, 1, 5, 9)), new Set(['decode_invalid']))
   // a part that adds nothing and raises nothing
-  assertDecodeError(() => decD(Uint8Array.of(1, 97, 1, 0, 0, 0)), new Set(['decode_invalid']))
+  assertDecodeError(() => decD(Uint8Array.of(1, 97, 1, 0)), new Set(['decode_invalid']))
+  // a horizon at or below 0
+  assertDecodeError(() => decD(Uint8Array.of(1, 97, 1, 3, 5, 9, 18)), new Set(['decode_invalid']))
 })
