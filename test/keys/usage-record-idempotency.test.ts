@@ -126,3 +126,16 @@ test('in process: the same key recorded concurrently on two replicas counts once
     await b.stop()
   }
 })
+
+test('long idempotency keys are stored under a bounded id; keys differing in one character stay distinct', async () => {
+  const long = 'k'.repeat(127)
+  const a = await record({ subject: { type: 'model', id: 'idem-long' }, amounts: { tokens_in: 2 }, idempotency_key: long + 'a', at: d.clock.now })
+  const b = await record({ subject: { type: 'model', id: 'idem-long' }, amounts: { tokens_in: 3 }, idempotency_key: long + 'b', at: d.clock.now })
+  assert.equal(a.body.replayed, false, a.text)
+  assert.equal(b.body.replayed, false, b.text)
+  assert.equal((await record({ subject: { type: 'model', id: 'idem-long' }, amounts: { tokens_in: 3 }, idempotency_key: long + 'b', at: d.clock.now })).body.replayed, true)
+  assert.equal(await tokensIn('idem-long'), 5)
+  const ids = (d.node.store.fieldValue(`acct/${account}`, 'usage_keys') as Array<[string, unknown]>).map(([id]) => id)
+  assert.ok(ids.every((id) => id.length <= 22), ids.join())
+  assert.ok(!ids.includes(long + 'a'), 'the long key itself is not stored')
+})
