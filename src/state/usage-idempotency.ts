@@ -15,9 +15,10 @@
  * key costs no more than a short one.
  *
  * Cost: every keyed record adds one map entry and one counter entry per metric and
- * resolution (measured: ~180 snapshot bytes and ~260 heap bytes per record with 3 metrics, for 21- and 128-char keys alike), for as long as the account's usage state is kept (the state is not pruned
- * today; when usage windows are, keys older than the longest window retention can go with
- * them). Calls without a key cost what they did.
+ * resolution (measured: ~180 snapshot bytes and ~260 heap bytes per record with 3
+ * metrics, for 21- and 128-char keys alike), for as long as the account's usage state is
+ * kept (the state is not pruned today; when usage windows are, keys older than the
+ * longest window retention can go with them). Calls without a key cost what they did.
  */
 import { createHash } from 'node:crypto'
 import { gmapGet, gmapPut, type GMap } from '../../crdt/gmap.ts'
