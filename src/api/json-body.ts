@@ -77,6 +77,25 @@ function aborted (): Error {
   return Object.assign(new Error('request aborted'), { status: 400, expose: true, type: 'request.aborted' })
 }
 
+function utf8 (buf: Buffer): string {
+  const text = buf.toString('utf8')
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+}
+
+/**
+ * The body when the whole request has already arrived (the usual case for a small body:
+ * it comes in the same packet as the headers), read from the stream's buffer at once;
+ * undefined otherwise. Reading consumes the stream as a listener would, so it still ends.
+ */
+function bufferedText (ctx: Context, length: number): string | undefined {
+  const req = ctx.req
+  // All `length` bytes buffered is the whole body: the parser never passes more than Content-Length.
+  if (req.readableLength !== length || req.readableFlowing === true) return undefined
+  const buf = req.read() as Buffer | null
+  if (buf === null || buf.length !== length) throw aborted() // not what was announced: never expected here
+  return utf8(buf)
+}
+
 /** Reads exactly `length` bytes of the request body as UTF-8 text. */
 function readText (ctx: Context, length: number): Promise<string> {
   const req = ctx.req
@@ -96,9 +115,7 @@ function readText (ctx: Context, length: number): Promise<string> {
         reject(Object.assign(new Error('request size did not match content length'), { status: 400, expose: true, type: 'request.size.invalid' }))
         return
       }
-      const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)
-      const text = buf.toString('utf8')
-      resolve(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
+      resolve(utf8(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)))
     }
     // A client that goes away mid-body surfaces as an error or an early close: raw-body's 400.
     const onError = (): void => { cleanup(); reject(aborted()) }
@@ -121,7 +138,13 @@ export function jsonRequest (maxBytes: number): Middleware {
     const length = plainJson(ctx)
     if (length === undefined) return general(ctx, next)
     if (length > maxBytes) throw tooLarge()
-    const text = length === 0 ? '' : await readText(ctx, length)
+    let text = ''
+    if (length > 0) {
+      // The request event fires as soon as the headers are parsed, before the parser goes on
+      // to a body that came in the same packet: one microtask later it is buffered.
+      await undefined
+      text = bufferedText(ctx, length) ?? await readText(ctx, length)
+    }
     ctx.request.body = parseJsonText(text)
     ctx.request.rawBody = text
     return next()
