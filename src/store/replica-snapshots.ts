@@ -11,7 +11,7 @@ import { SeqTracker } from './gaps.ts'
 import type { WriteQueue } from './group-commit.ts'
 import type { Keys } from './keys.ts'
 import type { OpLog } from './log.ts'
-import { decodeExport, decodeHeader, encodeChunks, encodeExport, encodeHeader, mergeChunk, type SnapshotHeader } from './snapshot.ts'
+import { decodeExport, decodeHeader, encodeChunksYielding, encodeExport, encodeHeader, mergeChunk, type SnapshotHeader } from './snapshot.ts'
 import { StateMap } from './state-map.ts'
 import type { KvStore, KvWrite } from './storage.ts'
 import type { KindRegistry, ShardId, SnapshotInfo } from './types.ts'
@@ -50,33 +50,50 @@ export class Snapshots {
     }
   }
 
-  private cut (state: StateMap, tracker: SeqTracker, shard: ShardId, gen: number): { header: SnapshotHeader; chunks: Uint8Array[] } {
-    const chunks = encodeChunks(state)
+  /**
+   * The header's tracker `t` is a copy taken first, then the entities are encoded a slice at a time
+   * (the node keeps serving meanwhile): the chunks hold at least what the header says,
+   * possibly more (see `encodeChunksYielding`).
+   */
+  private async cut (state: StateMap, t: SeqTracker, shard: ShardId, gen: number): Promise<{ header: SnapshotHeader; chunks: Uint8Array[] }> {
+    const takenAt = Date.now()
+    const { chunks, entities } = await encodeChunksYielding(state)
     let bytes = 0
     for (const c of chunks) bytes += c.length
-    // Copy the tracker: later ops must not leak into this snapshot's header.
-    const t = new SeqTracker()
-    t.merge(tracker)
-    return { header: { gen, shard, takenAt: Date.now(), entities: state.size, bytes, chunks: chunks.length, tracker: t }, chunks }
+    return { header: { gen, shard, takenAt, entities, bytes, chunks: chunks.length, tracker: t }, chunks }
   }
 
-  /** Encode now (a consistent cut of memory), write after everything already queued. */
-  async take (state: StateMap, tracker: SeqTracker, shard: ShardId): Promise<SnapshotInfo> {
-    const gen = ++this.gen
-    const { header, chunks } = this.cut(state, tracker, shard, gen)
-    const writes: KvWrite[] = chunks.map((c, i) => ({ type: 'put', key: this.keys.snapChunk(gen, i), value: c }))
-    writes.push({ type: 'put', key: this.keys.snapHeader, value: encodeHeader(header) })
-    await this.queue.exclusive(async () => {
-      await this.kv.batch(writes, { sync: this.sync })
-      await this.kv.clear({ gte: this.keys.snapPrefix, lt: this.keys.snapGen(gen) })
+  /** Snapshots are cut one at a time (generations written in the order they were taken). */
+  private turn: Promise<unknown> = Promise.resolve()
+
+  /** Resolves once no snapshot is being cut or written (the replica awaits it on stop). */
+  idle (): Promise<void> {
+    return this.turn.then(() => {})
+  }
+
+  /** Encode (fuzzy cut, yielding), then write after everything queued by then. */
+  take (state: StateMap, tracker: SeqTracker, shard: ShardId): Promise<SnapshotInfo> {
+    // The header is what was applied at the call: the state only grows from there.
+    const t = copyTracker(tracker)
+    const run = this.turn.then(async () => {
+      const gen = ++this.gen
+      const { header, chunks } = await this.cut(state, t, shard, gen)
+      const writes: KvWrite[] = chunks.map((c, i) => ({ type: 'put', key: this.keys.snapChunk(gen, i), value: c }))
+      writes.push({ type: 'put', key: this.keys.snapHeader, value: encodeHeader(header) })
+      await this.queue.exclusive(async () => {
+        await this.kv.batch(writes, { sync: this.sync })
+        await this.kv.clear({ gte: this.keys.snapPrefix, lt: this.keys.snapGen(gen) })
+      })
+      const i = info(header)
+      if (this.last === undefined || this.last.takenAt <= i.takenAt) this.last = i
+      return i
     })
-    const i = info(header)
-    if (this.last === undefined || this.last.takenAt <= i.takenAt) this.last = i
-    return i
+    this.turn = run.catch(() => {})
+    return run
   }
 
-  exportBytes (state: StateMap, tracker: SeqTracker, shard: ShardId): Uint8Array {
-    const { header, chunks } = this.cut(state, tracker, shard, 0)
+  async exportBytes (state: StateMap, tracker: SeqTracker, shard: ShardId): Promise<Uint8Array> {
+    const { header, chunks } = await this.cut(state, copyTracker(tracker), shard, 0)
     return encodeExport(header, chunks)
   }
 
@@ -111,6 +128,13 @@ export class Snapshots {
     })
     return removed
   }
+}
+
+/** A copy of the tracker: later ops must not leak into a snapshot's header. */
+function copyTracker (tracker: SeqTracker): SeqTracker {
+  const t = new SeqTracker()
+  t.merge(tracker)
+  return t
 }
 
 function info (h: SnapshotHeader): SnapshotInfo {

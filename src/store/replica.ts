@@ -110,6 +110,8 @@ export class Replica implements ReplicaStore {
   async stop (): Promise<void> {
     if (!this.started || this.stopping) return
     this.stopping = true
+    // A snapshot being cut still has to queue its write (which must not meet a closed store).
+    await this.snaps.idle()
     try { await this.queue.drain() } catch { /* already reported to the writers */ }
     if (this.opts.closeKv !== false) await this.kv.close()
     this.started = false
@@ -332,7 +334,7 @@ export class Replica implements ReplicaStore {
 
   exportSnapshot (): Promise<Uint8Array> {
     this.ready()
-    return Promise.resolve(this.snaps.exportBytes(this.state, this.tracker, this.shard))
+    return this.snaps.exportBytes(this.state, this.tracker, this.shard)
   }
 
   async importSnapshot (bytes: Uint8Array): Promise<void> {

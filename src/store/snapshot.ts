@@ -29,6 +29,46 @@ export interface SnapshotHeader {
   tracker: SeqTracker
 }
 
+/** Entities encoded between two yields to the event loop (see `encodeChunksYielding`). */
+export const ENTITIES_PER_SLICE = 256
+
+/**
+ * `encodeChunks` that yields to the event loop every `ENTITIES_PER_SLICE` entities: a
+ * snapshot of 100k accounts is 1–2 s of CPU, which as one synchronous block stalled every
+ * request and every gossip batch of the node (the write-to-visible tail).
+ *
+ * The cut is fuzzy: the caller takes the header's tracker before calling, the set of
+ * entities is fixed at the call, and each entity is encoded as it is when reached, so the
+ * chunks may already hold ops applied meanwhile (past the tracker), never less than the
+ * tracker says. Applying an op to a state that holds it changes nothing (idempotence, a law
+ * every kind is tested for), so replaying those ops after a restart, or pulling them after
+ * an import, is harmless.
+ */
+export async function encodeChunksYielding (state: StateMap, chunkBytes = CHUNK_BYTES): Promise<{ chunks: Uint8Array[]; entities: number }> {
+  const out: Uint8Array[] = []
+  let w = new Writer(Math.min(chunkBytes, 1 << 16))
+  let body = new Writer(Math.min(chunkBytes, 1 << 16))
+  let count = 0
+  const flush = (): void => {
+    w.uint(count).raw(body.finish())
+    out.push(w.finish())
+    w = new Writer(64)
+    body = new Writer(Math.min(chunkBytes, 1 << 16))
+    count = 0
+  }
+  const targets = state.targets()
+  for (let i = 0; i < targets.length; i++) {
+    if (i > 0 && i % ENTITIES_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve))
+    const t = targets[i]!
+    body.string(t)
+    state.encodeEntity(body, t)
+    count++
+    if (body.pos >= chunkBytes) flush()
+  }
+  if (count > 0) flush()
+  return { chunks: out, entities: targets.length }
+}
+
 /** Encode the whole state into chunks (synchronous: a consistent cut of memory). */
 export function encodeChunks (state: StateMap, chunkBytes = CHUNK_BYTES): Uint8Array[] {
   const out: Uint8Array[] = []
