@@ -11,6 +11,7 @@
  * Both parts have fixed lengths, so the `_` separator is unambiguous even though `_` is
  * also a base64url character.
  */
+import * as crypto from 'node:crypto'
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 
 /** Which deployment a key belongs to. */
@@ -81,8 +82,17 @@ export function hashSecret (secret: string): string
 export function hashSecret (secret: string, encoding: 'hex'): string
 export function hashSecret (secret: string, encoding: 'bytes'): Buffer
 export function hashSecret (secret: string, encoding: 'hex' | 'bytes' = 'hex'): string | Buffer {
-  const digest = createHash('sha256').update(secret, 'utf8').digest()
+  const digest = sha256(secret)
   return encoding === 'bytes' ? digest : digest.toString('hex')
+}
+
+// One-shot `crypto.hash` (Node >= 20.12) is ~1.4 µs for a key's secret; a `createHash`
+// object (a stream wrapper) per call was ~4.5 µs, on every API-key and service request.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash
+
+/** SHA-256 of `s` (UTF-8) as 32 bytes. */
+export function sha256 (s: string): Buffer {
+  return oneShot !== undefined ? oneShot('sha256', s, 'buffer') : createHash('sha256').update(s, 'utf8').digest()
 }
 
 const HEX64 = /^[0-9a-f]{64}$/i

@@ -7,7 +7,8 @@
  * against a dummy digest, so neither the secret's length nor the name's existence
  * shows in the timing or the error.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { sha256 } from './api-key-format.ts'
 import { FormStateError } from '../errors.ts'
 import type { Principal } from './principal.ts'
 
@@ -72,7 +73,7 @@ export interface ServiceVerifier {
 }
 
 function digest (s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest()
+  return sha256(s)
 }
 
 /**
