@@ -4,18 +4,26 @@
 //     B and C then join empty and pull them as ops (A has not compacted yet);
 //  1. bootstrap: once A compacted, an empty node D joins from a snapshot; time from its
 //     start-up banner to an equal version vector and digest (target ≤ 10 s);
-//  2. write-to-visible latency: an open-loop writer grants credits on A (round-robin over
-//     the seeded accounts) at 1,000 and 5,000 writes/s; a poller on B reads B's vector
+//  2. write-to-visible latency: an open-loop writer process (bench/cluster-writer.ts:
+//     keep-alive HTTP, 64 connections, at most 1024 writes unanswered, each write due at
+//     its slot; what it could not send is reported) grants credits on A (round-robin over
+//     the seeded accounts) at 1,000 and 5,000 writes/s; a poller here reads B's vector
 //     entry for A (one grant = one op). The k-th write is visible when it has advanced by
-//     k; latency = that poll's time − the k-th acknowledgement on A (order statistics;
-//     the baseline is A's own acknowledgement latency);
+//     k; latency = that poll's arrival − the k-th acknowledgement on A (order statistics,
+//     times on the clock both processes share; the baseline is A's own acknowledgement
+//     latency); CPU per acknowledged write of A and B from /proc;
 //     target p99 ≤ 100 ms at 1,000 writes/s;
 //  3. catch-up: C is stopped (cutting its TCP proxies leaked: peers re-dial C directly),
 //     CATCHUP ops are written on A, C restarts; rate = ops / (time from C's last unchanged
 //     poll after its banner to its vector covering them);
-//     baseline = the rate at which A acknowledged the same ops (target ≥ 50,000 ops/s).
+//     baseline = the rate at which A acknowledged the same ops (target ≥ 50,000 ops/s);
+//     C's and A's CPU per op over the catch-up from /proc.
+// Nodes run with the default compaction interval (30 s), as deployed: with 2 s every node
+// re-snapshotted its whole state every 2 s through the latency runs.
 // Usage: npm run bench:cluster [-- accounts catchup seconds]  (default 100000 30000 5)
 import '../src/polyfill.ts'
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { ensureAccount } from '../src/state/billing-actions.ts'
@@ -25,7 +33,7 @@ import { billingConfigFrom } from '../src/state/tiers.ts'
 import { loadOrCreateIdentity } from '../src/replication/identity.ts'
 import { classicLevelKv } from '../src/store/level-kv.ts'
 import { Replica } from '../src/store/replica.ts'
-import { Cluster, PROJECT, say, until, type NodeProc } from '../test/cluster/harness.ts'
+import { Cluster, PROJECT, ROOT, say, until, type NodeProc } from '../test/cluster/harness.ts'
 
 const ACCOUNTS = Number(process.argv[2] ?? 100_000)
 const CATCHUP = Number(process.argv[3] ?? 30_000)
@@ -75,9 +83,29 @@ let accounts: string[] = []
 let nextAccount = 0
 const anAccount = (): string => accounts[nextAccount++ % accounts.length]!
 
+/** Now on the clock shared with the writer process (ms since the epoch, sub-ms). */
+const abs = (): number => performance.timeOrigin + performance.now()
+
+interface WriterReport { sent: number, skipped: number, errors: number, startMs: number, endMs: number, acks: Array<[number, number]> }
+
+/** Runs bench/cluster-writer.ts against `node` (see there); resolves with its report. */
+function runWriter (node: NodeProc, rate: number, tag: string): Promise<WriterReport> {
+  const argv = ['--import', 'tsx', 'bench/cluster-writer.ts', node.url, String(rate), String(SECONDS), String(ACCOUNTS), tag]
+  const child = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  const killer = setTimeout(() => child.kill('SIGKILL'), SECONDS * 1000 + 90_000)
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      clearTimeout(killer)
+      try { resolve(JSON.parse(out) as WriterReport) } catch { reject(new Error(`writer exited with ${code}: ${out.slice(0, 500)}`)) }
+    })
+  })
+}
+
 async function latency (writer: NodeProc, reader: NodeProc, rate: number): Promise<void> {
   // One grant is one op from the writer: the k-th write is visible on the reader when its
-  // vector entry for the writer has advanced by k.
+  // vector entry for the writer has advanced by k (order statistics: acks sorted by time).
   const seen = async (): Promise<number> => {
     for (;;) {
       try { return await vvOf(reader, writer.peerId) } catch { await sleep(5) }
@@ -86,34 +114,32 @@ async function latency (writer: NodeProc, reader: NodeProc, rate: number): Promi
   const before = await reader.replica(false)
   const base = await vvOf(writer, writer.peerId)
   await until('reader caught up before the run', 30_000, async () => (await seen()) >= base, 20)
-  const n = Math.round(rate * SECONDS)
-  const acks: number[] = []
-  const ackLat: number[] = []
+  // A poll's answer is stamped with the time it arrived (an upper bound on when the
+  // reader had that vector).
   const polls: Array<[number, number]> = []
-  let errors = 0
   let writing = true
+  let wrote = Infinity
   const poller = (async () => {
-    const done = () => !writing && (polls.at(-1)?.[1] ?? 0) - base >= acks.length
-    while (!done()) polls.push([performance.now(), await seen()])
+    while (writing || (polls.at(-1)?.[1] ?? 0) - base < wrote) {
+      const v = await seen()
+      polls.push([abs(), v])
+    }
   })()
-  const start = performance.now()
-  const pending: Array<Promise<void>> = []
-  for (let i = 0; i < n; i++) {
-    const due = start + i * 1000 / rate
-    const wait = due - performance.now()
-    if (wait >= 1) await sleep(wait)
-    const sent = performance.now()
-    pending.push(grant(writer, anAccount(), `lat-${rate}-${i}-${start}`).then((ok) => {
-      if (!ok) { errors++; return }
-      const t = performance.now()
-      acks.push(t)
-      ackLat.push(t - sent)
-    }))
+  const cpuA0 = cpuMs(writer)
+  const cpuB0 = cpuMs(reader)
+  let w: WriterReport
+  try {
+    w = await runWriter(writer, rate, `${rate}-${Date.now()}`)
+  } finally {
+    writing = false
   }
-  const sendSecs = (performance.now() - start) / 1000
-  await Promise.all(pending)
-  writing = false
+  wrote = w.acks.length
   await Promise.race([poller, sleep(60_000)])
+  wrote = -1 // ends the poller if it timed out
+  const cpuA = cpuMs(writer) - cpuA0
+  const cpuB = cpuMs(reader) - cpuB0
+  const acks = w.acks.map(([, t]) => t).sort((a, b) => a - b)
+  const ackLat = w.acks.map(([s, t]) => t - s)
   const vis: number[] = []
   let p = 0
   for (let k = 1; k <= acks.length; k++) {
@@ -121,9 +147,12 @@ async function latency (writer: NodeProc, reader: NodeProc, rate: number): Promi
     if (p === polls.length) break
     vis.push(Math.max(0, polls[p]![0] - acks[k - 1]!))
   }
-  const pollMs = (polls.at(-1)![0] - polls[0]![0]) / polls.length
-  say(`${rate} writes/s offered, ${f(acks.length / sendSecs, 0)}/s acknowledged (${errors} errors), poll every ${f(pollMs)} ms`)
+  const secs = (w.endMs - w.startMs) / 1000
+  const span = polls.length > 1 ? (polls.at(-1)![0] - polls[0]![0]) / (polls.length - 1) : NaN
+  const lastAck = acks.at(-1) ?? w.startMs
+  say(`${rate} writes/s offered for ${SECONDS} s: ${w.sent} sent (${f(w.sent / secs, 0)}/s), ${w.skipped} not sent (1024 already unanswered: A was not keeping up), ${w.acks.length} acknowledged (${f(w.acks.length / ((lastAck - w.startMs) / 1000), 0)}/s), ${w.errors} errors; B polled every ${f(span)} ms`)
   say(`  write-to-visible on B: p50 ${f(pct(vis, 50))} ms, p99 ${f(pct(vis, 99))} ms, max ${f(Math.max(...vis))} ms (${vis.length} writes)`)
+  say(`  CPU per acknowledged write: A ${f(cpuA * 1000 / Math.max(1, w.acks.length), 0)} µs, B ${f(cpuB * 1000 / Math.max(1, w.acks.length), 0)} µs`)
   const after = await reader.replica(false)
   const g = after.gossip.delayMs as { n: number, p50: number, p99: number, max: number } | undefined
   if (g !== undefined) say(`  gossip seal→receive on B (last ${g.n} batches): p50 ${f(g.p50)} ms, p99 ${f(g.p99)} ms, max ${f(g.max)} ms`)
@@ -132,8 +161,17 @@ async function latency (writer: NodeProc, reader: NodeProc, rate: number): Promi
   say(`  baseline, ack on A:    p50 ${f(pct(ackLat, 50))} ms, p99 ${f(pct(ackLat, 99))} ms  → visible p99 / ack p99 = ${f(pct(vis, 99) / pct(ackLat, 99), 2)}x; target p99 ≤ 100 ms at 1000/s: ${rate !== 1000 ? 'n/a' : pct(vis, 99) <= 100 ? 'met' : 'MISSED'}`)
 }
 
+/** CPU time (user + system, ms) of a node process so far, from /proc. */
+function cpuMs (n: NodeProc): number {
+  const pid = n.proc?.pid
+  if (pid === undefined) return NaN
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 1000 / CLK_TCK
+}
+const CLK_TCK = 100
+
 async function main (): Promise<void> {
-  const cluster = await new Cluster({ syncIntervalMs: 1000, compactIntervalMs: 2000 }).init()
+  const cluster = await new Cluster({ syncIntervalMs: 1000 }).init()
   try {
     const A = await cluster.add('A', () => [B.p2pAddr, C.p2pAddr])
     const B: NodeProc = await cluster.add('B', () => [A.p2pAddr, C.p2pAddr])
@@ -185,20 +223,29 @@ async function main (): Promise<void> {
     say(`C stopped; A acknowledged ${CATCHUP} writes at ${f(writeRate, 0)}/s (C at seq ${v0}, A at ${vA})`)
     await C.start()
     const heal = performance.now()
+    const cpuC0 = cpuMs(C)
+    const cpuA0 = cpuMs(A)
     let lastSame = heal
     let v = await vvOf(C, A.peerId)
     if (v !== v0) say(`  warning: C was at ${v0} when stopped but at ${v} right after its banner`)
     const vStart = v
+    let polls = 0
     while (v < vA) {
       if (performance.now() - heal > 120_000) throw new Error(`C stuck at ${v} of ${vA}`)
+      // Polls cost C CPU it would spend catching up: one every 20 ms (±20 ms on the figure).
+      await sleep(20)
       const at = performance.now()
       v = await vvOf(C, A.peerId)
+      polls++
       if (v === vStart) lastSame = at
-      else await sleep(5)
     }
     const end = performance.now()
-    const rate = (vA - vStart) / ((end - lastSame) / 1000)
-    say(`catch-up after the partition: ${vA - vStart} ops in ${f(end - lastSame, 0)} ms = ${f(rate, 0)} ops/s (banner to caught up ${f(end - heal, 0)} ms, incl. dial); vs A's write rate ${f(rate / writeRate, 1)}x; target ≥ 50,000 ops/s: ${rate >= 50_000 ? 'met' : 'MISSED'}`)
+    const ops = vA - vStart
+    const cpuC = cpuMs(C) - cpuC0
+    const cpuA = cpuMs(A) - cpuA0
+    const rate = ops / ((end - lastSame) / 1000)
+    say(`catch-up after the partition: ${ops} ops in ${f(end - lastSame, 0)} ms = ${f(rate, 0)} ops/s (banner to caught up ${f(end - heal, 0)} ms, incl. dial; ${polls} polls); vs A's write rate ${f(rate / writeRate, 1)}x; target ≥ 50,000 ops/s: ${rate >= 50_000 ? 'met' : 'MISSED'}`)
+    say(`  CPU from C's banner to caught up, per op: C ${f(cpuC * 1000 / ops)} µs, A ${f(cpuA * 1000 / ops)} µs (clock ticks of 10 ms)`)
   } finally {
     for (const n of cluster.nodes) if (n.proc?.exitCode != null) say(`${n.name} exited with ${n.proc.exitCode}:\n${n.tail.join('\n')}`)
     await cluster.close()
