@@ -14,11 +14,12 @@
  * SHA-256 (22 characters; `#` cannot start a client id, so the two never collide): a long
  * key costs no more than a short one.
  *
- * Cost: every keyed record adds one map entry and one counter entry per metric and
- * resolution (measured: ~180 snapshot bytes and ~260 heap bytes per record with 3
- * metrics, for 21- and 128-char keys alike), for as long as the account's usage state is
- * kept (the state is not pruned today; when usage windows are, keys older than the
- * longest window retention can go with them). Calls without a key cost what they did.
+ * Cost: every keyed record adds one map entry and one counter entry per metric and window
+ * (measured: ~180 snapshot bytes and ~260 heap bytes per record with 3 metrics, for 21-
+ * and 128-char keys alike). The counter entries live in their windows and go when the
+ * windows expire; the map entry (~85 bytes) is grow-only and stays: bounding it needs a
+ * map that forgets by age (a key must be remembered at least as long as a retry may come).
+ * Calls without a key cost what they did.
  */
 import { createHash } from 'node:crypto'
 import { gmapGet, gmapPut, type GMap } from '../../crdt/gmap.ts'
