@@ -97,6 +97,14 @@ export class Keys {
     return k
   }
 
+  /** Seq of a log key (its last 8 bytes, big-endian): no origin string decoded. */
+  seqOf (key: Uint8Array): number {
+    const o = key.length - 8
+    const hi = ((key[o]! << 24) | (key[o + 1]! << 16) | (key[o + 2]! << 8) | key[o + 3]!) >>> 0
+    const lo = ((key[o + 4]! << 24) | (key[o + 5]! << 16) | (key[o + 6]! << 8) | key[o + 7]!) >>> 0
+    return hi * 0x1_0000_0000 + lo
+  }
+
   /** Origin and seq of a log key. */
   parseLog (key: Uint8Array): { origin: ReplicaId; seq: number } {
     const start = this.logPrefix.length

@@ -53,7 +53,8 @@ export class OpLog {
     const out: EncodedOp[] = []
     if (limit <= 0) return out
     for await (const chunk of this.rawAfter(origin, after, limit)) {
-      for (const [k, v] of chunk) out.push({ origin, seq: this.keys.parseLog(k).seq, bytes: v })
+      // The origin is the range's: only the seq is read from each key.
+      for (const [k, v] of chunk) out.push({ origin, seq: this.keys.seqOf(k), bytes: v })
     }
     return out
   }
