@@ -2,7 +2,7 @@
 // changes and encoded bytes per invoke op, and an account's state size after N simulated
 // days of calls. Run with
 //   npm run bench:metering                       (defaults: 20000 calls, 30 days)
-//   npm run bench:metering -- --calls=5000 --days=365 --per-day=200
+//   npm run bench:metering -- --calls=5000 --days=365 --per-day=200 --step-ms=0
 // It uses only the state layer's public functions, so the same file runs against an older
 // checkout of the tree to give a before/after in one sitting.
 import '../src/polyfill.ts'
@@ -23,6 +23,8 @@ function arg (name: string, dflt: number): number {
 const CALLS = arg('calls', 20_000)
 const DAYS = arg('days', 30)
 const PER_DAY = arg('per-day', 500)
+/** Simulated ms between calls in the per-call run (0: every call in the same windows). */
+const STEP_MS = arg('step-ms', 3000)
 const PRICE = { per_1k_input: 1, per_1k_output: 2 }
 const T0 = Date.UTC(2026, 0, 1)
 const kinds = marketplaceKinds()
@@ -50,10 +52,10 @@ function stateSize (store: Replica, id: string): { fields: number, bytes: number
 
 async function perCall (): Promise<void> {
   const { store, id } = await account(T0)
-  // One call every 3 simulated seconds over 5 models: minute windows roll over as in production.
+  // One call every STEP_MS simulated ms over 5 models: minute windows roll over as in production.
   let last: ReturnType<typeof invokeModel> | undefined
   const run = (n: number, from: number): void => {
-    for (let i = 0; i < n; i++) last = invokeModel(store, DEFAULT_BILLING_CONFIG, id, `model-${i % 5}`, PRICE, 100 + (i % 50), 40, T0 + (from + i) * 3000)
+    for (let i = 0; i < n; i++) last = invokeModel(store, DEFAULT_BILLING_CONFIG, id, `model-${i % 5}`, PRICE, 100 + (i % 50), 40, T0 + (from + i) * STEP_MS)
   }
   run(Math.min(2000, CALLS), 0) // warm-up
   await last?.durable
@@ -65,7 +67,7 @@ async function perCall (): Promise<void> {
   const op = await last!.durable!
   await store.stop()
   const opBytes = op.changes.reduce((n, c) => n + c.field.length + encodeWith((w) => kinds.get(c.kind)!.encodeDelta(w, c.delta)).length, 0)
-  console.log(`invokeModel: ${CALLS} calls, ${((cpu.user + cpu.system) / CALLS).toFixed(2)} µs CPU/call, ${(wall * 1000 / CALLS).toFixed(2)} µs wall/call`)
+  console.log(`invokeModel: ${CALLS} calls ${STEP_MS} ms apart, ${((cpu.user + cpu.system) / CALLS).toFixed(2)} µs CPU/call, ${(wall * 1000 / CALLS).toFixed(2)} µs wall/call`)
   console.log(`  changes per invoke op: ${op.changes.length}, delta bytes (field names + deltas): ${opBytes}`)
 }
 
