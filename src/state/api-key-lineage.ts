@@ -17,8 +17,8 @@
  * concurrent with B→C leaves both alone (B→C happened on a node that knew B was live).
  *
  * Cost on the auth path: nothing for a key without `rotated_from`; for a rotated key one
- * extra field read (the root's record map, raw state, no allocation) and, per record, an
- * `indexOf` in the lineage. Records exist only for revoked keys of the lineage.
+ * extra field read (the root's record map, raw state) and, per record, a small object and
+ * an `indexOf` in the lineage. Records exist only for revoked keys of the lineage.
  */
 import { gmapPut, type GMap } from '../../crdt/gmap.ts'
 import type { Value } from '../../crdt/value-codec.ts'
@@ -51,8 +51,9 @@ export function lineageRevokeChange (id: string, keyId: string, saw: readonly st
 }
 
 function toRecord (id: string, v: Value): LineageRevoke | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined
   const r = v as Record<string, Value>
-  if (typeof r !== 'object' || r === null || typeof r.key !== 'string' || !Array.isArray(r.saw)) return undefined
+  if (typeof r.key !== 'string' || !Array.isArray(r.saw)) return undefined
   return { id, key: r.key, saw: r.saw as string[], at: typeof r.at === 'number' ? r.at : 0, by: typeof r.by === 'string' ? r.by : '' }
 }
 
@@ -66,13 +67,13 @@ export function inheritedRevoke (store: ReplicaStore, keyId: string, lineage: re
   if (s === undefined) return undefined
   let found: LineageRevoke | undefined
   for (let i = 0; i < s.length; i += 2) {
-    const v = s[i + 1] as Record<string, Value>
-    const i2 = lineage.indexOf(v.key as string)
+    const r = toRecord(s[i] as string, s[i + 1] as Value)
+    if (r === undefined) continue // not a record this code wrote: ignored, never a crash on the auth path
+    const i2 = lineage.indexOf(r.key)
     if (i2 < 0) continue // a revoke of this key itself, or of a key on another branch
     const successor = i2 + 1 < lineage.length ? lineage[i2 + 1]! : keyId
-    if ((v.saw as string[]).includes(successor)) continue
-    const r = toRecord(s[i] as string, s[i + 1] as Value)
-    if (r !== undefined && (found === undefined || r.at < found.at)) found = r
+    if (r.saw.includes(successor)) continue
+    if (found === undefined || r.at < found.at) found = r
   }
   return found
 }

@@ -10,7 +10,8 @@ import { createAccountChanges } from '../../src/state/account.ts'
 import { keyEvents } from '../../src/state/api-key-audit.ts'
 import { activeKeyCount, createKeyOps, keyStatusAt, lineageOf, readApiKey, revokeKeyOps, rotateOldKeyChanges } from '../../src/state/api-keys.ts'
 import { marketplaceKinds } from '../../src/state/kinds.ts'
-import { accountKey, apiKeyKey } from '../../src/state/model.ts'
+import { gmapPut } from '../../crdt/gmap.ts'
+import { accountKey, apiKeyKey, KIND } from '../../src/state/model.ts'
 import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
 import { memoryLevelKv } from '../../src/store/level-kv.ts'
 import { Replica } from '../../src/store/replica.ts'
@@ -223,5 +224,17 @@ test('two concurrent rotations, and a revoke on one side before they merge: the 
       assert.equal(code(r, b2), 'REVOKED')
       await r.stop()
     }
+  } finally { await s.close() }
+})
+
+test('a malformed lineage record (not written by this code) is ignored, never a crash on the auth path', async () => {
+  const s = await setup()
+  try {
+    const next = await rotate(s.a, s.key.keyId, NOW + 2)
+    for (const [i, bad] of [42, 'x', null, [1], { key: s.key.keyId }, { key: s.key.keyId, saw: 'nope' }, { key: 7, saw: [] }].entries()) {
+      await s.a.commit(apiKeyKey(s.key.keyId), [{ field: 'lineage_revokes', kind: KIND.gmap, delta: gmapPut(`junk-${i}`, bad as any) }])
+    }
+    assert.equal(code(s.a, next), 'VALID')
+    assert.equal(code(s.a, s.key), 'VALID', 'in grace')
   } finally { await s.close() }
 })
