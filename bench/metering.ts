@@ -91,7 +91,29 @@ async function days (): Promise<void> {
   await store.stop()
 }
 
+/** Heap bytes per account after one invoke each (a quiet account: the common case). Needs --expose-gc. */
+async function heapPerAccount (): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) { console.log('heap per account: skipped (run with node --expose-gc)'); return }
+  const n = arg('accounts', 5000)
+  const store = new Replica({ replicaId: 'bench-node-1', kv: memoryLevelKv(), kinds, durability: 'none' })
+  await store.start()
+  const ids: string[] = []
+  for (let i = 0; i < n; i++) ids.push((await ensureAccount(store, DEFAULT_BILLING_CONFIG, 'proj', `user-${i}`, T0)).id)
+  gc(); gc()
+  const before = process.memoryUsage().heapUsed
+  let last: ReturnType<typeof invokeModel> | undefined
+  for (let i = 0; i < n; i++) last = invokeModel(store, DEFAULT_BILLING_CONFIG, ids[i]!, 'model-1', PRICE, 100, 40, T0 + i)
+  await last?.durable
+  // Drop the op log's memory-level copies from the comparison: only the state is measured.
+  gc(); gc()
+  const after = process.memoryUsage().heapUsed
+  console.log(`heap added by one invoke per account (${n} accounts, state + memory-level log): ${((after - before) / n).toFixed(0)} B/account`)
+  await store.stop()
+}
+
 console.log(`bench:metering (node ${process.version})`)
+await heapPerAccount()
 await perCall()
 console.log('account state size:')
 await days()

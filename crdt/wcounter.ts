@@ -18,25 +18,22 @@
  */
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
-import { checkAmount, type GCounter, gcounterEntry, gcounterType } from './gcounter.ts'
-import { exact, flatEquals, flatSum, flatToObject, none } from './flat.ts'
+import { checkAmount } from './gcounter.ts'
+import { flatEquals, none } from './flat.ts'
 import type { CrdtType } from './types.ts'
 
 /** Most resolution slots a state may hold (a delta naming a higher slot is refused). */
 export const MAX_WINDOW_SLOTS = 8
 
 /**
- * One resolution: horizon `h` (buckets below it are dropped) and `w` =
- * `[bucket0, counter0, bucket1, counter1, …]`, buckets ascending, all ≥ `h`, counters
- * non-empty G-counters. Opaque outside crdt/.
+ * One flat array: per slot, in slot order, `h, n` (horizon, entry count) then `n` entries
+ * `bucket, key, total` sorted by (bucket, key), buckets ≥ h, totals > 0. Slots past the
+ * end are empty and trailing empty slots are never stored, so equal states are equal
+ * arrays. One array per field instead of a map of counter arrays per slot: a quiet
+ * account's counter (one bucket per resolution) is ~170 bytes, not ~550. Opaque outside
+ * crdt/.
  */
-export interface WindowSlot {
-  h: number
-  w: Array<number | GCounter>
-}
-
-/** Slots by index; a missing or `undefined` slot is empty (horizon 0, no buckets). */
-export type WindowedCounter = Array<WindowSlot | undefined>
+export type WindowedCounter = Array<number | string>
 
 /** One slot's part of a delta: `key`'s new total in `bucket` (0 = none) and a horizon bump (0 = none). */
 export interface WindowedPart {
@@ -65,30 +62,49 @@ function checkIndex (n: number, what: string, code: 'invalid_delta' | 'decode_in
   if (!Number.isSafeInteger(n) || n < 0) throw new CrdtError(code, `${what} must be a non-negative safe integer, got ${n}`)
 }
 
-/** Slot index of `bucket` in `w` (even), or `~insertAt` when absent. Recent buckets are last: look there first. */
-function findBucket (w: ReadonlyArray<number | GCounter>, bucket: number): number {
-  const n = w.length
-  if (n === 0) return ~0
-  const last = w[n - 2] as number
-  if (last === bucket) return n - 2
-  if (last < bucket) return ~n
-  let lo = 0
-  let hi = (n >> 1) - 1
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    const b = w[mid << 1] as number
-    if (b === bucket) return mid << 1
-    if (b < bucket) lo = mid + 1
-    else hi = mid
+/** Offset of slot `i`'s header, or -1 when the slot lies past the end (empty). */
+function slotAt (s: WindowedCounter, i: number): number {
+  let p = 0
+  for (let j = 0; j < i; j++) {
+    if (p >= s.length) return -1
+    p += 2 + 3 * (s[p + 1] as number)
   }
-  return w[lo << 1] === bucket ? lo << 1 : ~(lo << 1)
+  return p < s.length ? p : -1
 }
 
-/** Number of leading buckets of `w` below `h`. */
-function belowCount (w: ReadonlyArray<number | GCounter>, h: number): number {
-  let i = 0
-  while (i < w.length && (w[i] as number) < h) i += 2
-  return i
+/** Number of slots stored. */
+function slotCount (s: WindowedCounter): number {
+  let n = 0
+  for (let p = 0; p < s.length; p += 2 + 3 * (s[p + 1] as number)) n++
+  return n
+}
+
+/** (bucket, key) order of entries. */
+function cmp (b1: number, k1: string, b2: number, k2: string): number {
+  return b1 !== b2 ? b1 - b2 : k1 < k2 ? -1 : k1 > k2 ? 1 : 0
+}
+
+/** Offset of the entry (bucket, key) in the slot at header `p`, or -1. The newest bucket is last: look there first. */
+function findEntry (s: WindowedCounter, p: number, bucket: number, key: string): number {
+  const n = s[p + 1] as number
+  if (n === 0) return -1
+  const base = p + 2
+  const last = base + 3 * (n - 1)
+  const c = cmp(s[last] as number, s[last + 1] as string, bucket, key)
+  if (c === 0) return last
+  if (c < 0) return -1
+  let lo = 0
+  let hi = n - 1
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    const q = base + 3 * mid
+    const d = cmp(s[q] as number, s[q + 1] as string, bucket, key)
+    if (d === 0) return q
+    if (d < 0) lo = mid + 1
+    else hi = mid
+  }
+  const q = base + 3 * lo
+  return cmp(s[q] as number, s[q + 1] as string, bucket, key) === 0 ? q : -1
 }
 
 /**
@@ -112,8 +128,7 @@ export function windowedIncrement (s: WindowedCounter, key: string, incs: readon
     checkIndex(inc.bucket, 'bucket', 'invalid_delta')
     checkIndex(inc.horizon, 'horizon', 'invalid_delta')
     checkAmount(inc.n)
-    const slot = s[inc.slot]
-    const have = slot?.h ?? 0
+    const have = windowedHorizon(s, inc.slot)
     const horizon = inc.horizon > have ? inc.horizon : 0
     let value = 0
     if (inc.bucket >= Math.max(have, inc.horizon)) {
@@ -127,156 +142,202 @@ export function windowedIncrement (s: WindowedCounter, key: string, incs: readon
 
 /** `key`'s entry in one bucket (0 when absent or dropped). */
 export function windowedEntry (s: WindowedCounter, slot: number, bucket: number, key: string): number {
-  const w = s[slot]?.w
-  if (w === undefined) return 0
-  const i = findBucket(w, bucket)
-  return i < 0 ? 0 : gcounterEntry(w[i + 1] as GCounter, key)
+  const p = slotAt(s, slot)
+  if (p < 0) return 0
+  const q = findEntry(s, p, bucket, key)
+  return q < 0 ? 0 : s[q + 2] as number
 }
 
 /** A slot's horizon (0 when nothing was ever dropped). */
 export function windowedHorizon (s: WindowedCounter, slot: number): number {
-  return s[slot]?.h ?? 0
+  const p = slotAt(s, slot)
+  return p < 0 ? 0 : s[p] as number
 }
 
 /** Calls `fn(bucket, total)` for each kept bucket of `slot` in `[from, to)`, ascending. */
 export function windowedEach (s: WindowedCounter, slot: number, from: number, to: number, fn: (bucket: number, total: number) => void): void {
-  const w = s[slot]?.w
-  if (w === undefined) return
-  for (let i = 0; i < w.length; i += 2) {
-    const b = w[i] as number
-    if (b < from) continue
+  const p = slotAt(s, slot)
+  if (p < 0) return
+  const end = p + 2 + 3 * (s[p + 1] as number)
+  let q = p + 2
+  while (q < end) {
+    const b = s[q] as number
+    let total = 0
+    while (q < end && s[q] === b) { total += s[q + 2] as number; q += 3 }
     if (b >= to) break
-    fn(b, flatSum(w[i + 1] as GCounter))
+    if (b >= from) fn(b, total)
   }
 }
 
 /** Number of buckets held in all slots (what retention bounds). */
 export function windowedSize (s: WindowedCounter): number {
   let n = 0
-  for (const slot of s) if (slot !== undefined) n += slot.w.length >> 1
+  for (let p = 0; p < s.length; p += 2 + 3 * (s[p + 1] as number)) {
+    const end = p + 2 + 3 * (s[p + 1] as number)
+    for (let q = p + 2; q < end; q += 3) if (q === p + 2 || s[q] !== s[q - 3]) n++
+  }
   return n
 }
 
-/** Raise `slot`'s horizon to `h`, dropping buckets below it. */
-function raise (slot: WindowSlot, h: number): void {
-  if (h <= slot.h) return
-  slot.h = h
-  const cut = belowCount(slot.w, h)
-  if (cut > 0) slot.w = cut === slot.w.length ? none() : slot.w.slice(cut)
-}
-
-/** True when joining `b` into `a` would raise some entry. */
-function raises (a: GCounter, b: GCounter): boolean {
-  for (let i = 0; i < b.length; i += 2) if (gcounterEntry(a, b[i] as string) < (b[i + 1] as number)) return true
-  return false
+/** `out` without trailing empty slots (`0, 0` headers), so equal states are equal arrays. */
+function trim (out: WindowedCounter): WindowedCounter {
+  const n = slotCount(out)
+  let keep = out.length
+  for (let i = n - 1; i >= 0; i--) {
+    const p = slotAt(out, i)
+    if (out[p] !== 0 || out[p + 1] !== 0) break
+    keep = p
+  }
+  // An exact-size copy: an array grown by push keeps ~50% slack, for as long as the state lives.
+  return keep === 0 ? none() : out.slice(0, keep)
 }
 
 /**
- * Join `counter` into `slot`'s `bucket` (no-op below the horizon). Counters held in a slot
- * are never written in place (a changed one is replaced by a new array), so states may
- * share them: `clone` copies the bucket arrays only, and merge takes `b`'s counters as is.
+ * Join of two states, built into a new array: per slot the larger horizon, then a linear
+ * merge of both sorted entry lists, max on equal (bucket, key), entries below the horizon
+ * dropped. O(size of a + size of b).
  */
-function joinBucket (slot: WindowSlot, bucket: number, counter: GCounter): void {
-  if (bucket < slot.h) return
-  const w = slot.w
-  const i = findBucket(w, bucket)
-  if (i >= 0) {
-    const held = w[i + 1] as GCounter
-    if (raises(held, counter)) w[i + 1] = gcounterType.merge(exact(held), counter)
-    return
+function join (a: WindowedCounter, b: WindowedCounter): WindowedCounter {
+  const n = Math.max(slotCount(a), slotCount(b))
+  const out: WindowedCounter = []
+  let pa = 0
+  let pb = 0
+  for (let i = 0; i < n; i++) {
+    const ha = pa < a.length ? a[pa] as number : 0
+    const na = pa < a.length ? a[pa + 1] as number : 0
+    const hb = pb < b.length ? b[pb] as number : 0
+    const nb = pb < b.length ? b[pb + 1] as number : 0
+    const h = ha > hb ? ha : hb
+    let x = pa + 2
+    const xEnd = x + 3 * na
+    let y = pb + 2
+    const yEnd = y + 3 * nb
+    while (x < xEnd && (a[x] as number) < h) x += 3
+    while (y < yEnd && (b[y] as number) < h) y += 3
+    const head = out.length
+    out.push(h, 0)
+    let count = 0
+    while (x < xEnd || y < yEnd) {
+      const c = x >= xEnd ? 1 : y >= yEnd ? -1 : cmp(a[x] as number, a[x + 1] as string, b[y] as number, b[y + 1] as string)
+      if (c < 0) { out.push(a[x]!, a[x + 1]!, a[x + 2]!); x += 3 } else if (c > 0) { out.push(b[y]!, b[y + 1]!, b[y + 2]!); y += 3 } else {
+        out.push(a[x]!, a[x + 1]!, Math.max(a[x + 2] as number, b[y + 2] as number))
+        x += 3
+        y += 3
+      }
+      count++
+    }
+    out[head + 1] = count
+    if (pa < a.length) pa = xEnd
+    if (pb < b.length) pb = yEnd
   }
-  const at = ~i
-  const out = new Array<number | GCounter>(w.length + 2)
-  for (let j = 0; j < at; j++) out[j] = w[j]!
-  out[at] = bucket
-  out[at + 1] = counter
-  for (let j = at; j < w.length; j++) out[j + 2] = w[j]!
-  slot.w = out
+  return trim(out)
 }
 
-/** The writable slot `i` of `s`, creating it (and growing `s`) when absent. */
-function slotOf (s: WindowedCounter, i: number): [WindowedCounter, WindowSlot] {
-  let slot = s[i]
-  if (slot !== undefined) return [s, slot]
-  if (i >= s.length) {
-    const grown: WindowedCounter = new Array(i + 1)
-    for (let j = 0; j < s.length; j++) grown[j] = s[j]
-    s = grown
+function deltaState (d: WindowedDelta): WindowedCounter {
+  const out: WindowedCounter = []
+  let next = 0
+  for (const part of d.parts) {
+    for (; next < part.slot; next++) out.push(0, 0)
+    next = part.slot + 1
+    if (part.value > 0 && part.bucket >= part.horizon) out.push(part.horizon, 1, part.bucket, d.key, part.value)
+    else out.push(part.horizon, 0)
   }
-  slot = { h: 0, w: none() }
-  s[i] = slot
-  return [s, slot]
+  return trim(out)
 }
 
+/**
+ * `s` with a delta joined in, built in one pass into a new array: per slot the raised
+ * horizon, the entries below it skipped, the delta's entry inserted in order (or maxed
+ * into its equal). The general case of `apply` (a new window or a horizon bump).
+ */
+function rebuild (s: WindowedCounter, d: WindowedDelta): WindowedCounter {
+  const parts = d.parts
+  const n = Math.max(slotCount(s), parts.length === 0 ? 0 : parts[parts.length - 1]!.slot + 1)
+  const out: WindowedCounter = new Array(s.length + 2 * n + 3 * parts.length)
+  let o = 0
+  let keep = 0
+  let p = 0
+  let k = 0
+  for (let i = 0; i < n; i++) {
+    const has = p < s.length
+    const h0 = has ? s[p] as number : 0
+    const end = has ? p + 2 + 3 * (s[p + 1] as number) : p
+    const part = k < parts.length && parts[k]!.slot === i ? parts[k++] : undefined
+    const h = part !== undefined && part.horizon > h0 ? part.horizon : h0
+    let q = has ? p + 2 : p
+    while (q < end && (s[q] as number) < h) q += 3
+    const head = o
+    out[o++] = h
+    out[o++] = 0
+    let pending = part !== undefined && part.value > 0 && part.bucket >= h
+    for (; q < end; q += 3) {
+      if (pending) {
+        const c = cmp(s[q] as number, s[q + 1] as string, part!.bucket, d.key)
+        if (c === 0) {
+          out[o++] = s[q]!
+          out[o++] = s[q + 1]!
+          out[o++] = Math.max(s[q + 2] as number, part!.value)
+          pending = false
+          continue
+        }
+        if (c > 0) {
+          out[o++] = part!.bucket
+          out[o++] = d.key
+          out[o++] = part!.value
+          pending = false
+        }
+      }
+      out[o++] = s[q]!
+      out[o++] = s[q + 1]!
+      out[o++] = s[q + 2]!
+    }
+    if (pending) {
+      out[o++] = part!.bucket
+      out[o++] = d.key
+      out[o++] = part!.value
+    }
+    out[head + 1] = (o - head - 2) / 3
+    if (h !== 0 || o - head > 2) keep = o
+    p = end
+  }
+  if (keep === 0) return none()
+  out.length = keep // shrinking right-trims the backing store
+  return out
+}
+
+/**
+ * Apply a delta: in place when it only raises totals of entries already held (a writer
+ * counting again in the current windows: the hot path); otherwise, a horizon bump or a
+ * new entry, one rebuild. Raising some entries in place before rebuilding is harmless
+ * (the join is idempotent).
+ */
 function apply (s: WindowedCounter, d: WindowedDelta): WindowedCounter {
-  for (const p of d.parts) {
-    let slot: WindowSlot
-    ;[s, slot] = slotOf(s, p.slot)
-    raise(slot, p.horizon)
-    if (p.value > 0) joinBucket(slot, p.bucket, gcounterType.deltaState({ key: d.key, value: p.value }))
+  for (const part of d.parts) {
+    const p = slotAt(s, part.slot)
+    if (p < 0 || part.horizon > (s[p] as number)) return rebuild(s, d)
+    if (part.value === 0 || part.bucket < (s[p] as number)) continue
+    const q = findEntry(s, p, part.bucket, d.key)
+    if (q < 0) return rebuild(s, d)
+    if (part.value > (s[q + 2] as number)) s[q + 2] = part.value
   }
   return s
 }
 
 function merge (a: WindowedCounter, b: WindowedCounter): WindowedCounter {
-  for (let i = 0; i < b.length; i++) {
-    const sb = b[i]
-    if (sb === undefined) continue
-    let sa: WindowSlot
-    ;[a, sa] = slotOf(a, i)
-    raise(sa, sb.h)
-    for (let j = 0; j < sb.w.length; j += 2) joinBucket(sa, sb.w[j] as number, sb.w[j + 1] as GCounter)
-  }
-  return a
+  return b.length === 0 ? a : join(a, b)
 }
 
 function clone (s: WindowedCounter): WindowedCounter {
-  if (s.length === 0) return none()
-  const out: WindowedCounter = new Array(s.length)
-  for (let i = 0; i < s.length; i++) {
-    const slot = s[i]
-    // Counters are immutable once held (joinBucket): copying the bucket array is enough.
-    if (slot !== undefined) out[i] = { h: slot.h, w: slot.w.length === 0 ? none() : slot.w.slice() }
-  }
-  return out
-}
-
-const isEmpty = (slot: WindowSlot | undefined): boolean => slot === undefined || (slot.h === 0 && slot.w.length === 0)
-
-function equals (a: WindowedCounter, b: WindowedCounter): boolean {
-  const n = Math.max(a.length, b.length)
-  for (let i = 0; i < n; i++) {
-    const x = a[i]
-    const y = b[i]
-    if (isEmpty(x) || isEmpty(y)) {
-      if (isEmpty(x) !== isEmpty(y)) return false
-      continue
-    }
-    if (x!.h !== y!.h || x!.w.length !== y!.w.length) return false
-    for (let j = 0; j < x!.w.length; j += 2) {
-      if (x!.w[j] !== y!.w[j] || !flatEquals(x!.w[j + 1] as GCounter, y!.w[j + 1] as GCounter)) return false
-    }
-  }
-  return true
-}
-
-/** Slots up to the last non-empty one (trailing empty slots are not encoded: canonical form). */
-function usedSlots (s: WindowedCounter): number {
-  let n = s.length
-  while (n > 0 && isEmpty(s[n - 1])) n--
-  return n
+  // Numbers and (immutable) strings only: a shallow copy is a deep one.
+  return s.length === 0 ? none() : s.slice()
 }
 
 /** The replica keys used anywhere in `s`, ascending, each once. */
-function keyTable (s: WindowedCounter, n: number): string[] {
+function keyTable (s: WindowedCounter): string[] {
   const seen = new Set<string>()
-  for (let i = 0; i < n; i++) {
-    const w = s[i]?.w
-    if (w === undefined) continue
-    for (let j = 1; j < w.length; j += 2) {
-      const g = w[j] as GCounter
-      for (let k = 0; k < g.length; k += 2) seen.add(g[k] as string)
-    }
+  for (let p = 0; p < s.length; p += 2 + 3 * (s[p + 1] as number)) {
+    const end = p + 2 + 3 * (s[p + 1] as number)
+    for (let q = p + 3; q < end; q += 3) seen.add(s[q] as string)
   }
   return [...seen].sort()
 }
@@ -289,29 +350,29 @@ function keyTable (s: WindowedCounter, n: number): string[] {
  * of the encoding; the key table writes each replica id once instead of once per bucket.
  */
 function encodeState (w: Writer, s: WindowedCounter): void {
-  const n = usedSlots(s)
+  const n = slotCount(s)
   w.uint(n)
   if (n === 0) return
-  const keys = keyTable(s, n)
+  const keys = keyTable(s)
   w.uint(keys.length)
   for (const k of keys) w.string(k)
   const index = new Map<string, number>()
   keys.forEach((k, i) => index.set(k, i))
-  for (let i = 0; i < n; i++) {
-    const slot = s[i]
-    if (slot === undefined) {
-      w.uint(0).uint(0)
-      continue
-    }
-    w.uint(slot.h).uint(slot.w.length >> 1)
-    let next = slot.h
-    for (let j = 0; j < slot.w.length; j += 2) {
-      const b = slot.w[j] as number
-      w.uint(b - next)
+  for (let p = 0; p < s.length; p += 2 + 3 * (s[p + 1] as number)) {
+    const h = s[p] as number
+    const end = p + 2 + 3 * (s[p + 1] as number)
+    let buckets = 0
+    for (let q = p + 2; q < end; q += 3) if (q === p + 2 || s[q] !== s[q - 3]) buckets++
+    w.uint(h).uint(buckets)
+    let next = h
+    let q = p + 2
+    while (q < end) {
+      const b = s[q] as number
+      let m = q
+      while (m < end && s[m] === b) m += 3
+      w.uint(b - next).uint((m - q) / 3)
       next = b + 1
-      const g = slot.w[j + 1] as GCounter
-      w.uint(g.length >> 1)
-      for (let k = 0; k < g.length; k += 2) w.uint(index.get(g[k] as string)!).uint(g[k + 1] as number)
+      for (; q < m; q += 3) w.uint(index.get(s[q + 1] as string)!).uint(s[q + 2] as number)
     }
   }
 }
@@ -327,15 +388,13 @@ function decodeState (r: Reader): WindowedCounter {
     keys.push(k)
   }
   const used = new Uint8Array(nk)
-  const out: WindowedCounter = new Array(n)
+  const out: WindowedCounter = []
   for (let i = 0; i < n; i++) {
     const h = r.uint()
     const count = r.count()
-    if (h === 0 && count === 0) {
-      if (i === n - 1) throw new CrdtError('decode_invalid', 'trailing empty window slot')
-      continue
-    }
-    const w: Array<number | GCounter> = []
+    if (h === 0 && count === 0 && i === n - 1) throw new CrdtError('decode_invalid', 'trailing empty window slot')
+    const head = out.length
+    out.push(h, 0)
     let next = h
     for (let j = 0; j < count; j++) {
       const b = next + r.uint()
@@ -343,7 +402,6 @@ function decodeState (r: Reader): WindowedCounter {
       next = b + 1
       const entries = r.count(nk)
       if (entries === 0) throw new CrdtError('decode_invalid', `empty counter in bucket ${b}`)
-      let g: GCounter = none()
       let prev = -1
       for (let k = 0; k < entries; k++) {
         const ki = r.uint()
@@ -352,14 +410,13 @@ function decodeState (r: Reader): WindowedCounter {
         used[ki] = 1
         const v = r.uint()
         if (v === 0) throw new CrdtError('decode_invalid', `zero entry in bucket ${b}`)
-        g = gcounterType.apply(g, { key: keys[ki]!, value: v })
+        out.push(b, keys[ki]!, v)
       }
-      w.push(b, g)
     }
-    out[i] = { h, w: count === 0 ? none() : w.slice() }
+    out[head + 1] = (out.length - head - 2) / 3
   }
   if (used.indexOf(0) >= 0) throw new CrdtError('decode_invalid', 'unused replica key in table')
-  return out
+  return out.slice()
 }
 
 /**
@@ -410,16 +467,13 @@ function decodeDelta (r: Reader): WindowedDelta {
   return { key, parts }
 }
 
-function deltaState (d: WindowedDelta): WindowedCounter {
-  return apply(none(), d)
-}
-
 /** Per slot: `[bucket, total]` pairs ascending. */
 export type WindowedValue = Array<Array<[number, number]>>
 
 function value (s: WindowedCounter): WindowedValue {
   const out: WindowedValue = []
-  for (let i = 0; i < s.length; i++) {
+  const n = slotCount(s)
+  for (let i = 0; i < n; i++) {
     const rows: Array<[number, number]> = []
     windowedEach(s, i, 0, Number.MAX_SAFE_INTEGER, (b, t) => rows.push([b, t]))
     out.push(rows)
@@ -430,14 +484,16 @@ function value (s: WindowedCounter): WindowedValue {
 
 function inspect (s: WindowedCounter): unknown {
   const slots: unknown[] = []
-  for (let i = 0; i < usedSlots(s); i++) {
-    const slot = s[i]
-    const buckets: Record<string, unknown> = {}
-    for (let j = 0; slot !== undefined && j < slot.w.length; j += 2) {
-      const g = slot.w[j + 1] as GCounter
-      buckets[String(slot.w[j])] = { entries: flatToObject(g, (v) => v), total: flatSum(g) }
+  for (let p = 0; p < s.length; p += 2 + 3 * (s[p + 1] as number)) {
+    const end = p + 2 + 3 * (s[p + 1] as number)
+    const buckets: Record<string, { entries: Record<string, number>, total: number }> = {}
+    for (let q = p + 2; q < end; q += 3) {
+      const b = String(s[q])
+      const row = buckets[b] ?? (buckets[b] = { entries: {}, total: 0 })
+      Object.defineProperty(row.entries, s[q + 1] as string, { value: s[q + 2], enumerable: true, writable: true, configurable: true })
+      row.total += s[q + 2] as number
     }
-    slots.push({ horizon: slot?.h ?? 0, buckets })
+    slots.push({ horizon: s[p], buckets })
   }
   return { slots }
 }
@@ -451,7 +507,7 @@ export const wcounterType: CrdtType<WindowedCounter, WindowedDelta, WindowedValu
   apply,
   deltaState,
   value,
-  equals,
+  equals: flatEquals,
   encodeState,
   decodeState,
   encodeDelta,
