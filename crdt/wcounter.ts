@@ -16,96 +16,17 @@
  * per slot, so a metered call is one change per counter (not one per window) and pruning
  * needs no ops of its own: it rides on the next write.
  */
-import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
 import { checkAmount } from './gcounter.ts'
 import { flatEquals, none } from './flat.ts'
 import type { CrdtType } from './types.ts'
+import { decodeDelta, decodeState, encodeDelta, encodeState } from './wcounter-codec.ts'
+import {
+  checkIndex, cmp, findEntry, MAX_WINDOW_SLOTS, slotAt, slotCount,
+  type WindowedCounter, type WindowedDelta, type WindowedIncrement, type WindowedPart,
+} from './wcounter-layout.ts'
 
-/** Most resolution slots a state may hold (a delta naming a higher slot is refused). */
-export const MAX_WINDOW_SLOTS = 8
-
-/**
- * One flat array: per slot, in slot order, `h, n` (horizon, entry count) then `n` entries
- * `bucket, key, total` sorted by (bucket, key), buckets ≥ h, totals > 0. Slots past the
- * end are empty and trailing empty slots are never stored, so equal states are equal
- * arrays. One array per field instead of a map of counter arrays per slot: a quiet
- * account's counter (one bucket per resolution) is ~170 bytes, not ~550. Opaque outside
- * crdt/.
- */
-export type WindowedCounter = Array<number | string>
-
-/** One slot's part of a delta: `key`'s new total in `bucket` (0 = none) and a horizon bump (0 = none). */
-export interface WindowedPart {
-  readonly slot: number
-  readonly bucket: number
-  readonly value: number
-  readonly horizon: number
-}
-
-/** A delta: one replica's new totals, at most one part per slot, slots ascending. */
-export interface WindowedDelta {
-  readonly key: string
-  readonly parts: readonly WindowedPart[]
-}
-
-/** What a writer adds in one slot: `n` to `bucket`, with its clock's horizon for the slot. */
-export interface WindowedIncrement {
-  slot: number
-  bucket: number
-  n: number
-  /** Oldest bucket the writer retains (buckets below are dropped); 0 = no pruning. */
-  horizon: number
-}
-
-function checkIndex (n: number, what: string, code: 'invalid_delta' | 'decode_invalid'): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new CrdtError(code, `${what} must be a non-negative safe integer, got ${n}`)
-}
-
-/** Offset of slot `i`'s header, or -1 when the slot lies past the end (empty). */
-function slotAt (s: WindowedCounter, i: number): number {
-  let p = 0
-  for (let j = 0; j < i; j++) {
-    if (p >= s.length) return -1
-    p += 2 + 3 * (s[p + 1] as number)
-  }
-  return p < s.length ? p : -1
-}
-
-/** Number of slots stored. */
-function slotCount (s: WindowedCounter): number {
-  let n = 0
-  for (let p = 0; p < s.length; p += 2 + 3 * (s[p + 1] as number)) n++
-  return n
-}
-
-/** (bucket, key) order of entries. */
-function cmp (b1: number, k1: string, b2: number, k2: string): number {
-  return b1 !== b2 ? b1 - b2 : k1 < k2 ? -1 : k1 > k2 ? 1 : 0
-}
-
-/** Offset of the entry (bucket, key) in the slot at header `p`, or -1. The newest bucket is last: look there first. */
-function findEntry (s: WindowedCounter, p: number, bucket: number, key: string): number {
-  const n = s[p + 1] as number
-  if (n === 0) return -1
-  const base = p + 2
-  const last = base + 3 * (n - 1)
-  const c = cmp(s[last] as number, s[last + 1] as string, bucket, key)
-  if (c === 0) return last
-  if (c < 0) return -1
-  let lo = 0
-  let hi = n - 1
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    const q = base + 3 * mid
-    const d = cmp(s[q] as number, s[q + 1] as string, bucket, key)
-    if (d === 0) return q
-    if (d < 0) lo = mid + 1
-    else hi = mid
-  }
-  const q = base + 3 * lo
-  return cmp(s[q] as number, s[q + 1] as string, bucket, key) === 0 ? q : -1
-}
+export { MAX_WINDOW_SLOTS, type WindowedCounter, type WindowedDelta, type WindowedIncrement, type WindowedPart } from './wcounter-layout.ts'
 
 /**
  * Delta adding each increment (at most one per slot) under `key`. An increment for a
@@ -333,141 +254,6 @@ function clone (s: WindowedCounter): WindowedCounter {
 }
 
 /** The replica keys used anywhere in `s`, ascending, each once. */
-function keyTable (s: WindowedCounter): string[] {
-  const seen = new Set<string>()
-  for (let p = 0; p < s.length; p += 2 + 3 * (s[p + 1] as number)) {
-    const end = p + 2 + 3 * (s[p + 1] as number)
-    for (let q = p + 3; q < end; q += 3) seen.add(s[q] as string)
-  }
-  return [...seen].sort()
-}
-
-/**
- * Slot count; the table of replica keys (ascending, each used somewhere); per slot:
- * horizon, bucket count, then each bucket as its gap from the horizon (first) or from the
- * previous bucket + 1, followed by its entries as (key index, total) with indices
- * ascending. Gaps keep bucket numbers to a byte or two and make ascending order a property
- * of the encoding; the key table writes each replica id once instead of once per bucket.
- */
-function encodeState (w: Writer, s: WindowedCounter): void {
-  const n = slotCount(s)
-  w.uint(n)
-  if (n === 0) return
-  const keys = keyTable(s)
-  w.uint(keys.length)
-  for (const k of keys) w.string(k)
-  const index = new Map<string, number>()
-  keys.forEach((k, i) => index.set(k, i))
-  for (let p = 0; p < s.length; p += 2 + 3 * (s[p + 1] as number)) {
-    const h = s[p] as number
-    const end = p + 2 + 3 * (s[p + 1] as number)
-    let buckets = 0
-    for (let q = p + 2; q < end; q += 3) if (q === p + 2 || s[q] !== s[q - 3]) buckets++
-    w.uint(h).uint(buckets)
-    let next = h
-    let q = p + 2
-    while (q < end) {
-      const b = s[q] as number
-      let m = q
-      while (m < end && s[m] === b) m += 3
-      w.uint(b - next).uint((m - q) / 3)
-      next = b + 1
-      for (; q < m; q += 3) w.uint(index.get(s[q + 1] as string)!).uint(s[q + 2] as number)
-    }
-  }
-}
-
-function decodeState (r: Reader): WindowedCounter {
-  const n = r.count(MAX_WINDOW_SLOTS)
-  if (n === 0) return none()
-  const nk = r.count()
-  const keys: string[] = []
-  for (let i = 0; i < nk; i++) {
-    const k = r.string()
-    if (i > 0 && k <= keys[i - 1]!) throw new CrdtError('decode_invalid', 'replica keys not strictly ascending')
-    keys.push(k)
-  }
-  const used = new Uint8Array(nk)
-  const out: WindowedCounter = []
-  for (let i = 0; i < n; i++) {
-    const h = r.uint()
-    const count = r.count()
-    if (h === 0 && count === 0 && i === n - 1) throw new CrdtError('decode_invalid', 'trailing empty window slot')
-    const head = out.length
-    out.push(h, 0)
-    let next = h
-    for (let j = 0; j < count; j++) {
-      const b = next + r.uint()
-      if (!Number.isSafeInteger(b)) throw new CrdtError('decode_invalid', 'bucket overflows 2^53')
-      next = b + 1
-      const entries = r.count(nk)
-      if (entries === 0) throw new CrdtError('decode_invalid', `empty counter in bucket ${b}`)
-      let prev = -1
-      for (let k = 0; k < entries; k++) {
-        const ki = r.uint()
-        if (ki >= nk || ki <= prev) throw new CrdtError('decode_invalid', `key index ${ki} out of order or range`)
-        prev = ki
-        used[ki] = 1
-        const v = r.uint()
-        if (v === 0) throw new CrdtError('decode_invalid', `zero entry in bucket ${b}`)
-        out.push(b, keys[ki]!, v)
-      }
-    }
-    out[head + 1] = (out.length - head - 2) / 3
-  }
-  if (used.indexOf(0) >= 0) throw new CrdtError('decode_invalid', 'unused replica key in table')
-  return out.slice()
-}
-
-/**
- * Key, part count; per part: `slot << 2 | has value | has horizon << 1`, then the value and
- * bucket when there is one, then the horizon: as its distance below the bucket when both
- * are there (a byte for a writer's retention, instead of a full bucket number), else as is.
- */
-function encodeDelta (w: Writer, d: WindowedDelta): void {
-  w.string(d.key).uint(d.parts.length)
-  for (const p of d.parts) {
-    const hasValue = p.value > 0
-    const hasHorizon = p.horizon > 0
-    w.uint(p.slot * 4 + (hasHorizon ? 2 : 0) + (hasValue ? 1 : 0))
-    if (hasValue) w.uint(p.value).uint(p.bucket)
-    if (hasHorizon) {
-      if (hasValue) w.int(p.bucket - p.horizon)
-      else w.uint(p.horizon)
-    }
-  }
-}
-
-function decodeDelta (r: Reader): WindowedDelta {
-  const key = r.string()
-  const n = r.count(MAX_WINDOW_SLOTS)
-  if (n === 0) throw new CrdtError('decode_invalid', 'empty windowed delta')
-  const parts: WindowedPart[] = []
-  let prev = -1
-  for (let i = 0; i < n; i++) {
-    const head = r.uint()
-    const slot = Math.floor(head / 4)
-    if (slot <= prev || slot >= MAX_WINDOW_SLOTS) throw new CrdtError('decode_invalid', `window slot ${slot} out of order or range`)
-    if ((head & 3) === 0) throw new CrdtError('decode_invalid', 'empty windowed delta part')
-    prev = slot
-    let value = 0
-    let bucket = 0
-    let horizon = 0
-    if ((head & 1) !== 0) {
-      value = r.uint()
-      bucket = r.uint()
-      if (value === 0) throw new CrdtError('decode_invalid', 'zero windowed delta value')
-    }
-    if ((head & 2) !== 0) {
-      horizon = (head & 1) !== 0 ? bucket - r.int() : r.uint()
-      if (!(horizon > 0) || !Number.isSafeInteger(horizon)) throw new CrdtError('decode_invalid', `bad horizon ${horizon}`)
-    }
-    parts.push({ slot, bucket, value, horizon })
-  }
-  return { key, parts }
-}
-
-/** Per slot: `[bucket, total]` pairs ascending. */
 export type WindowedValue = Array<Array<[number, number]>>
 
 function value (s: WindowedCounter): WindowedValue {

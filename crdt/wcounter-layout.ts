@@ -1,0 +1,92 @@
+/**
+ * The in-memory layout of a windowed G-counter (wcounter.ts) and the lookups over it,
+ * shared by the type and its codec (wcounter-codec.ts).
+ */
+import { CrdtError } from './errors.ts'
+
+/** Most resolution slots a state may hold (a delta naming a higher slot is refused). */
+export const MAX_WINDOW_SLOTS = 8
+
+/**
+ * One flat array: per slot, in slot order, `h, n` (horizon, entry count) then `n` entries
+ * `bucket, key, total` sorted by (bucket, key), buckets ≥ h, totals > 0. Slots past the
+ * end are empty and trailing empty slots are never stored, so equal states are equal
+ * arrays. One array per field instead of a map of counter arrays per slot: a quiet
+ * account's counter (one bucket per resolution) is ~170 bytes, not ~550. Opaque outside
+ * crdt/.
+ */
+export type WindowedCounter = Array<number | string>
+
+/** One slot's part of a delta: `key`'s new total in `bucket` (0 = none) and a horizon bump (0 = none). */
+export interface WindowedPart {
+  readonly slot: number
+  readonly bucket: number
+  readonly value: number
+  readonly horizon: number
+}
+
+/** A delta: one replica's new totals, at most one part per slot, slots ascending. */
+export interface WindowedDelta {
+  readonly key: string
+  readonly parts: readonly WindowedPart[]
+}
+
+/** What a writer adds in one slot: `n` to `bucket`, with its clock's horizon for the slot. */
+export interface WindowedIncrement {
+  slot: number
+  bucket: number
+  n: number
+  /** Oldest bucket the writer retains (buckets below are dropped); 0 = no pruning. */
+  horizon: number
+}
+
+/** Throws `code` unless `n` is a non-negative safe integer. */
+export function checkIndex (n: number, what: string, code: 'invalid_delta' | 'decode_invalid'): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new CrdtError(code, `${what} must be a non-negative safe integer, got ${n}`)
+}
+
+/** Offset of slot `i`'s header, or -1 when the slot lies past the end (empty). */
+export function slotAt (s: WindowedCounter, i: number): number {
+  let p = 0
+  for (let j = 0; j < i; j++) {
+    if (p >= s.length) return -1
+    p += 2 + 3 * (s[p + 1] as number)
+  }
+  return p < s.length ? p : -1
+}
+
+/** Number of slots stored. */
+export function slotCount (s: WindowedCounter): number {
+  let n = 0
+  for (let p = 0; p < s.length; p += 2 + 3 * (s[p + 1] as number)) n++
+  return n
+}
+
+/** (bucket, key) order of entries. */
+export function cmp (b1: number, k1: string, b2: number, k2: string): number {
+  return b1 !== b2 ? b1 - b2 : k1 < k2 ? -1 : k1 > k2 ? 1 : 0
+}
+
+/** Offset of the entry (bucket, key) in the slot at header `p`, or -1. The newest bucket is last: look there first. */
+export function findEntry (s: WindowedCounter, p: number, bucket: number, key: string): number {
+  const n = s[p + 1] as number
+  if (n === 0) return -1
+  const base = p + 2
+  const last = base + 3 * (n - 1)
+  const c = cmp(s[last] as number, s[last + 1] as string, bucket, key)
+  if (c === 0) return last
+  if (c < 0) return -1
+  let lo = 0
+  let hi = n - 1
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    const q = base + 3 * mid
+    const d = cmp(s[q] as number, s[q + 1] as string, bucket, key)
+    if (d === 0) return q
+    if (d < 0) lo = mid + 1
+    else hi = mid
+  }
+  const q = base + 3 * lo
+  return cmp(s[q] as number, s[q + 1] as string, bucket, key) === 0 ? q : -1
+}
+
