@@ -8,7 +8,7 @@
 // offered rate is reported as what was actually sent.
 //
 // argv: url rate seconds accounts tag [connections maxInflight]
-// Prints one JSON line: { sent, skipped, errors, startMs, endMs, acks: [[sentMs, ackMs], ...] }
+// Prints one JSON line: { sent, skipped, errors, startMs, endMs, cpuMs, acks: [[sentMs, ackMs], ...] }
 // with times on the shared clock (performance.timeOrigin + now(), ms), so the parent can
 // compare them with its own polls.
 import '../src/polyfill.ts'
@@ -83,4 +83,5 @@ while (i < n) {
 const end = abs()
 await Promise.all(pending)
 agent.destroy()
-process.stdout.write(JSON.stringify({ sent, skipped, errors, startMs: start, endMs: end, acks }) + '\n')
+const cpu = process.cpuUsage()
+process.stdout.write(JSON.stringify({ sent, skipped, errors, startMs: start, endMs: end, cpuMs: (cpu.user + cpu.system) / 1000, acks }) + '\n')
