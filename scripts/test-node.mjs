@@ -60,7 +60,8 @@ if (update || !existsSync(nodeBin)) {
   }
 }
 
-const version = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).version
+// Some releases of the package spell their version with a leading v ("v20.19.0").
+const version = String(JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).version).replace(/^v/, '')
 // The target node first on PATH, so anything that runs `node` by name (tsc's shebang, a
 // test's child process) gets it too; the suite itself spawns process.execPath.
 const env = { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH ?? ''}` }
