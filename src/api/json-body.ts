@@ -99,6 +99,8 @@ function bufferedText (ctx: Context, length: number): string | undefined {
 /** Reads exactly `length` bytes of the request body as UTF-8 text. */
 function readText (ctx: Context, length: number): Promise<string> {
   const req = ctx.req
+  // Gone before the listeners below exist (during the microtask above): none of them would fire.
+  if (req.destroyed) return Promise.reject(aborted())
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = []
     let received = 0
