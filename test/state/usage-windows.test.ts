@@ -1,7 +1,7 @@
 // Usage and spend windows on real memory replicas: an invoke is 5 changes, state stays
 // bounded by retention as the (injected) clock advances, readers see what was written, and
 // two replicas writing concurrently across window and horizon changes converge.
-// Seeded: FORMSTATE_TEST_SEED=<n> replays the convergence run.
+// Seeded: FORMSTATE_SEED=<n> replays the convergence run.
 import '../../src/polyfill.ts'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -112,24 +112,30 @@ function rng (seed: number): () => number {
   }
 }
 
-test('two replicas writing across windows and horizon bumps, exchanging ops late, duplicated and reordered, converge', async () => {
-  const seed = Number(process.env.FORMSTATE_TEST_SEED ?? Date.now() % 1_000_000)
-  console.log(`usage-windows convergence seed=${seed} (replay: FORMSTATE_TEST_SEED=${seed})`)
+test('two replicas writing across windows and horizon bumps, exchanging ops late, duplicated and reordered, converge; a third bootstrapped from a snapshot midway too', async () => {
+  const seed = Number(process.env.FORMSTATE_SEED ?? Date.now() % 1_000_000)
+  console.log(`usage-windows convergence seed=${seed} (replay: FORMSTATE_SEED=${seed})`)
   const rand = rng(seed)
   const a = await replica('ra')
   const b = await replica('rb')
+  const c = await replica('rc')
   try {
     const id = await fundedAccount(a)
     await b.applyRemote(await a.opsAfter(b.versionVector(), 1000))
     const inFlight: Array<{ to: Replica, op: Op }> = []
     const written: Array<{ at: number, credits: number }> = []
+    const all: Op[] = []
     let at = T0
     for (let i = 0; i < 400; i++) {
       at += Math.floor(rand() * 20 * MIN) // ~27 simulated hours: minute horizons move many times
       const [from, to] = rand() < 0.5 ? [a, b] : [b, a]
       const out = invokeModel(from, DEFAULT_BILLING_CONFIG, id, `m${i % 2}`, PRICE, 100 + Math.floor(rand() * 900), 40, at)
       written.push({ at, credits: out.cost })
-      inFlight.push({ to, op: await out.durable! })
+      const op = await out.durable!
+      inFlight.push({ to, op })
+      all.push(op)
+      // C joins from A's snapshot (windowed states encoded, decoded and merged by the store).
+      if (i === 200) await c.importSnapshot(await a.exportSnapshot())
       // Deliver a random op now and then (possibly twice); many stay in flight for a long time.
       if (rand() < 0.4 && inFlight.length > 0) {
         const k = Math.floor(rand() * inFlight.length)
@@ -141,8 +147,11 @@ test('two replicas writing across windows and horizon bumps, exchanging ops late
     // Heal: everything left, in random order.
     inFlight.sort(() => rand() - 0.5)
     for (const m of inFlight) await m.to.applyRemote([m.op])
+    all.sort(() => rand() - 0.5)
+    for (const op of all) await c.applyRemote([op])
     const target = accountKey(id)
     assert.equal(a.entityDigests(target).get(target), b.entityDigests(target).get(target))
+    assert.equal(c.entityDigests(target).get(target), a.entityDigests(target).get(target))
     // Retained windows hold every credit written into them, counted once.
     for (const res of RESOLUTION_NAMES) {
       const rows = spendRows(a, id, res, 0, at + 1, at)
@@ -156,5 +165,6 @@ test('two replicas writing across windows and horizon bumps, exchanging ops late
   } finally {
     await a.stop()
     await b.stop()
+    await c.stop()
   }
 })
