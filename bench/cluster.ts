@@ -252,7 +252,12 @@ async function main (): Promise<void> {
     const cpuA = cpuMs(A) - cpuA0
     const rate = ops / ((end - lastSame) / 1000)
     say(`catch-up after the partition: ${ops} ops in ${f(end - lastSame, 0)} ms = ${f(rate, 0)} ops/s (banner to caught up ${f(end - heal, 0)} ms, incl. dial; ${polls} polls); vs A's write rate ${f(rate / writeRate, 1)}x; target ≥ 50,000 ops/s: ${rate >= 50_000 ? 'met' : 'MISSED'}`)
-    say(`  CPU from C's banner to caught up, per op: C ${f(cpuC * 1000 / ops)} µs, A ${f(cpuA * 1000 / ops)} µs (clock ticks of 10 ms)`)
+    say(`  CPU from C's banner to caught up, per op: C ${f(cpuC * 1000 / ops)} µs, A ${f(cpuA * 1000 / ops)} µs (clock ticks of 10 ms; C may pull from B instead of A)`)
+    // C's own account, free of poll granularity (a poll waits while C applies a frame): its
+    // pull rounds since the restart, each timed from its request to its ops being durable.
+    await until('C finished its rounds', 30_000, async () => (await C.replica(false)).sync.opsPulled >= ops, 50).catch(() => {})
+    const cs = (await C.replica(false)).sync
+    say(`  C's sync rounds since its restart: ${cs.rounds} (${cs.roundErrors} failed), ${cs.opsPulled} ops pulled, longest ${f(cs.maxRoundMs ?? NaN, 0)} ms → ${f(cs.opsPulled / ((cs.maxRoundMs ?? NaN) / 1000), 0)} ops/s durable if the longest round carried them all`)
   } finally {
     for (const n of cluster.nodes) if (n.proc?.exitCode != null) say(`${n.name} exited with ${n.proc.exitCode}:\n${n.tail.join('\n')}`)
     await cluster.close()
