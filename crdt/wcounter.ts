@@ -222,8 +222,9 @@ function rebuild (s: WindowedCounter, d: WindowedDelta): WindowedCounter {
     p = end
   }
   if (keep === 0) return none()
-  out.length = keep // shrinking right-trims the backing store
-  return out
+  // Exact size: shrinking `length` by a little keeps the slack allocated for as long as
+  // the state lives (V8 trims only when at least half is unused).
+  return keep === out.length ? out : out.slice(0, keep)
 }
 
 /**
