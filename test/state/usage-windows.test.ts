@@ -100,6 +100,35 @@ test('state stays bounded by retention while the clock advances over 120 days; r
   }
 })
 
+test('the raw-state view shows each replica\'s contribution per window and the horizons', async () => {
+  const a = await replica('ra')
+  const b = await replica('rb')
+  try {
+    const id = await fundedAccount(a)
+    await b.applyRemote(await a.opsAfter(b.versionVector(), 1000))
+    const at = T0 + 90 * MIN
+    const opA = await invokeModel(a, DEFAULT_BILLING_CONFIG, id, 'm1', PRICE, 1200, 300, at).durable! // 2 credits
+    const opB = await invokeModel(b, DEFAULT_BILLING_CONFIG, id, 'm1', PRICE, 100, 40, at + 1000).durable! // 1 credit
+    await a.applyRemote([opB])
+    await b.applyRemote([opA])
+    for (const r of [a, b]) {
+      const spent = r.inspect(accountKey(id))![SPENT_FIELD]!
+      assert.equal(spent.kind, KIND.windows)
+      const minute = String(bucketOf('minute', at))
+      assert.deepEqual(spent.state, {
+        slots: RESOLUTION_NAMES.map((res) => ({
+          horizon: Math.max(0, bucketOf(res, at) - RESOLUTIONS[res].retention + 1),
+          buckets: { [String(bucketOf(res, at))]: { entries: { ra: 2, rb: 1 }, total: 3 } },
+        })),
+      })
+      assert.deepEqual((spent.value as Array<Array<[number, number]>>)[0], [[Number(minute), 3]])
+    }
+  } finally {
+    await a.stop()
+    await b.stop()
+  }
+})
+
 /** Small deterministic PRNG (mulberry32). */
 function rng (seed: number): () => number {
   let a = seed >>> 0
