@@ -64,10 +64,30 @@ function width (e: Entity): number {
 /** A staged field update: computed in full before any is installed, so an op is atomic. */
 interface Staged { field: string; kind: string; state: unknown }
 
+/** Merge two sorted arrays of distinct strings (code-unit order, as `sort()`). */
+function mergeSorted (a: readonly string[], b: readonly string[]): string[] {
+  const out = new Array<string>(a.length + b.length)
+  let i = 0
+  let j = 0
+  let o = 0
+  while (i < a.length && j < b.length) out[o++] = a[i]! < b[j]! ? a[i++]! : b[j++]!
+  while (i < a.length) out[o++] = a[i++]!
+  while (j < b.length) out[o++] = b[j++]!
+  return out
+}
+
 export class StateMap {
   private readonly entities = new Map<string, Entity>()
   private readonly names = new Map<string, string>()
   private readonly shapes = new Map<string, Shape>()
+  /**
+   * Entity keys in sorted order as of the last `targets()` call, plus the keys created
+   * since (unsorted): a call sorts only the new keys and merges them in, rather than sorting
+   * every key (~55 ms at 100k entities, on every snapshot, digest and catalog listing).
+   * Entities are never removed except by `clear()`.
+   */
+  private sorted: string[] = []
+  private fresh: string[] = []
 
   constructor (private readonly kinds: KindRegistry) {}
 
@@ -147,7 +167,10 @@ export class StateMap {
     }
     let ent = e ?? [NO_FIELDS]
     for (const s of staged) ent = this.install(ent, s.field, s.kind, s.state)
-    if (ent !== e) this.entities.set(target, ent)
+    if (ent !== e) {
+      if (e === undefined) this.fresh.push(target)
+      this.entities.set(target, ent)
+    }
   }
 
   /**
@@ -194,9 +217,23 @@ export class StateMap {
 
   /** Entity keys in sorted order (optionally with a prefix). */
   targets (prefix?: string): string[] {
-    const out: string[] = []
-    for (const k of this.entities.keys()) if (prefix === undefined || k.startsWith(prefix)) out.push(k)
-    return out.sort()
+    if (this.fresh.length > 0) {
+      this.sorted = mergeSorted(this.sorted, this.fresh.sort())
+      this.fresh = []
+    }
+    const all = this.sorted
+    if (prefix === undefined) return all.slice()
+    // Keys with the prefix are one run of the sorted keys, starting at its lower bound.
+    let lo = 0
+    let hi = all.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (all[mid]! < prefix) lo = mid + 1
+      else hi = mid
+    }
+    let end = lo
+    while (end < all.length && all[end]!.startsWith(prefix)) end++
+    return all.slice(lo, end)
   }
 
   /** Canonical encoding of one entity's fields (field order; states by their kind). */
@@ -239,6 +276,7 @@ export class StateMap {
       const out = new Array(incoming.length + 1)
       incoming.forEach((s, i) => { pairs[i * 2] = s.field; pairs[i * 2 + 1] = s.kind; out[1 + i] = s.state })
       out[0] = this.shape(pairs)
+      this.fresh.push(target)
       this.entities.set(target, out)
       return
     }
@@ -269,6 +307,7 @@ export class StateMap {
       if (e === undefined) {
         // Adopt the entity, with this map's shared shape for its fields.
         oe[0] = this.shape([...(oe[0] as Shape)])
+        this.fresh.push(t)
         this.entities.set(t, oe)
         continue
       }
@@ -286,5 +325,7 @@ export class StateMap {
   /** Drop everything (used when a failed load must not leave half a state). */
   clear (): void {
     this.entities.clear()
+    this.sorted = []
+    this.fresh = []
   }
 }
