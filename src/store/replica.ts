@@ -339,7 +339,9 @@ export class Replica implements ReplicaStore {
 
   async importSnapshot (bytes: Uint8Array): Promise<void> {
     this.ready()
-    const { state, tracker } = this.snaps.decodeImport(bytes, this.kinds, this.shard)
+    const { state, tracker, chunks } = this.snaps.decodeImport(bytes, this.kinds, this.shard)
+    // A node bootstrapping from nothing: after the merge its state is exactly the import's.
+    const wasEmpty = this.state.size === 0 && this.tracker.origins().size === 0
     this.state.mergeFrom(state)
     const importedVv = tracker.vector()
     this.tracker.merge(tracker)
@@ -348,8 +350,10 @@ export class Replica implements ReplicaStore {
     for (const [o, n] of importedVv) if (n > (this.compacted.get(o) ?? 0)) this.compacted.set(o, n)
     const vvWrite = this.log.compactedWrite(this.compacted)
     await this.queue.exclusive(() => this.kv.batch([vvWrite], { sync: this.durability !== 'none' }))
-    // The imported state exists nowhere on our disk yet: a snapshot makes it durable.
-    await this.snapshot()
+    // The imported state exists nowhere on our disk yet: a snapshot makes it durable. Into
+    // an empty replica the export's own chunks are that snapshot (no re-encoding).
+    if (wasEmpty) await this.snaps.adopt(chunks, tracker, state.size, this.shard)
+    else await this.snapshot()
   }
 
   digest (): string {

@@ -67,3 +67,31 @@ test('stop waits for a snapshot being cut, and the replica reopens with it', asy
     t.cleanup()
   }
 })
+
+test('an empty replica keeps an imported export as its snapshot and restarts from it', async () => {
+  const src = memReplica('a')
+  await src.start()
+  await Promise.all(Array.from({ length: N }, (_, i) => src.commit(target(i), [gInc('usage', 'a', i + 1)])))
+  const exported = await src.exportSnapshot()
+  const t = tempDir()
+  try {
+    const d = t.open('d', { durability: 'sync' })
+    await d.start()
+    await d.importSnapshot(exported)
+    assert.equal(d.lastSnapshot()?.entities, N)
+    assert.equal(d.lastSnapshot()?.vv.get('a'), N)
+    // An op after the import is logged, not in the adopted snapshot: replayed on restart.
+    await d.commit(target(0), [gInc('usage', 'd', 7)])
+    const digest = d.digest()
+    await d.stop()
+    const again = t.open('d', { durability: 'sync' })
+    await again.start()
+    assert.equal(again.digest(), digest)
+    assert.equal(again.versionVector().get('a'), N)
+    assert.equal(again.fieldValue(target(N - 1), 'usage'), N)
+    await again.stop()
+  } finally {
+    t.cleanup()
+    await src.stop()
+  }
+})
