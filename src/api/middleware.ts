@@ -115,6 +115,10 @@ export function jsonBody (maxBytes: number): Middleware {
       }
       if (e instanceof SyntaxError || e.type === 'entity.parse.failed') throw new FormStateError('invalid_json', 'request body is not valid JSON (an object or array is expected)')
       if (e.status === 415) throw new FormStateError('unsupported_media_type', e.message)
+      // zlib's errors (Z_DATA_ERROR, Z_BUF_ERROR: not gzip/deflate, corrupt, truncated) carry
+      // no status: the client's bad body, not our failure.
+      const zcode = (err as { code?: unknown }).code
+      if (typeof zcode === 'string' && zcode.startsWith('Z_')) throw new FormStateError('invalid_request', `request body does not decompress as its Content-Encoding says (${zcode})`)
       throw err // the error middleware maps the rest (e.g. aborted requests, 400)
     },
   }) as Middleware

@@ -104,6 +104,28 @@ test('requests off the fast path (other types, chunked, compressed) still agree'
   for (const c of cases) assert.deepEqual(await send(fast, c), await send(general, c), JSON.stringify(c.headers))
 })
 
+test('a compressed body that does not decompress is a 400 on either path, never a 500', async () => {
+  const { gzipSync, deflateSync } = await import('node:zlib')
+  const corrupt = gzipSync(Buffer.from('{"a":1}'))
+  corrupt[corrupt.length - 5] ^= 0xff // CRC/length trailer broken
+  const cases: Sent[] = [
+    { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: Buffer.from('{"a":1}') }, // not gzip at all
+    { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: corrupt },
+    { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(Buffer.from('{"a":1}')).subarray(0, 12) }, // truncated
+    { headers: { 'content-type': 'application/json', 'content-encoding': 'deflate' }, body: Buffer.from('garbage') },
+  ]
+  for (const srv of [fast, general]) {
+    for (const c of cases) {
+      const r = await send(srv, c)
+      assert.equal(r.status, 400, JSON.stringify([c.headers, r.json]))
+      assert.equal(r.json.code, 'invalid_request')
+    }
+    // Well-formed compressed bodies still parse.
+    const ok = await send(srv, { headers: { 'content-type': 'application/json', 'content-encoding': 'deflate' }, body: deflateSync(Buffer.from('{"z":2}')) })
+    assert.deepEqual(ok.json.body, { z: 2 })
+  }
+})
+
 test('parseJsonText: strict JSON of an object or array, no __proto__ keys', () => {
   assert.deepEqual(parseJsonText(''), {})
   assert.deepEqual(parseJsonText(' [1]'), [1])
