@@ -30,7 +30,7 @@ test('every route that takes credentials refuses none or garbage ones, however i
   const ops = (await operations()).filter((o) => o.security.length > 0)
   assert.ok(ops.length >= 30, `the OpenAPI document lists the authenticated routes (${ops.length})`)
   const digest = d.node.store.digest()
-  const callers = [
+  const callers: Array<{ name: string, headers: Record<string, string> }> = [
     { name: 'none', headers: {} },
     { name: 'garbage bearer', headers: { authorization: 'Bearer not.a.token' } },
     { name: 'unknown api key', headers: { 'x-api-key': 'fs_test_' + 'A'.repeat(16) + '_' + 'b'.repeat(43) } },
