@@ -1,25 +1,27 @@
 /**
  * Audit and usage of API keys, on the key's entity `key/<keyId>`:
  *
- *   events                          gmap: event id → record, for lifecycle events (created,
- *                                   updated, rotated, revoked). Ids are the HLC time and
- *                                   replica of the op, unique cluster-wide.
- *   use/<res>/<bucket>              gcounter per replica: requests made with the key in a window
- *   fail/<reason>/<res>/<bucket>    gcounter per replica: refused authentications in a window
+ *   events            gmap: event id → record, for lifecycle events (created, updated,
+ *                     rotated, revoked). Ids are the HLC time and replica of the op, unique
+ *                     cluster-wide.
+ *   use               wcounter (crdt/wcounter.ts): requests made with the key, every hour and
+ *                     day window in one field, a per-replica entry per window
+ *   fail/<reason>     wcounter: refused authentications for one reason, likewise
  *
  * Usage and failures are counters per window, never one entry per request: a flood of
- * requests (or of bad secrets for a known key id) grows a number, not the state. Both are
- * shown as `ApiKeyEvent`s of type `usage` / `auth_failed`, one per window. Retention is
- * applied on read: lifecycle events for {@link EVENT_RETENTION_MS}, windows for their
- * resolution's retention (windows.ts).
+ * requests (or of bad secrets for a known key id) grows a number, not the state. Each write
+ * carries the writer's horizon per resolution (windows.ts's retention), so windows past
+ * retention are dropped as the key is used: a key's window state is bounded by retention,
+ * not by its age. Both are shown as `ApiKeyEvent`s of type `usage` / `auth_failed`, one per
+ * window. Lifecycle events are shown for {@link EVENT_RETENTION_MS} (retention on read).
  */
-import { gcounterIncrement, type GCounter } from '../../crdt/gcounter.ts'
 import { gmapPut } from '../../crdt/gmap.ts'
+import { type WindowedCounter, type WindowedIncrement, windowedEach, windowedIncrement, wcounterType } from '../../crdt/wcounter.ts'
 import type { Value } from '../../crdt/value-codec.ts'
 import type { Change, Hlc, ReplicaStore } from '../store/types.ts'
 import { inheritedRevoke } from './api-key-lineage.ts'
 import { apiKeyKey, KIND } from './model.ts'
-import { bucketOf, bucketStart, type Resolution, resolutionOfCode, RESOLUTIONS, retained } from './windows.ts'
+import { bucketOf, bucketStart, horizonOf, type Resolution, RESOLUTIONS } from './windows.ts'
 
 /** Lifecycle events are shown for this long (90 days). */
 export const EVENT_RETENTION_MS = 90 * 86_400_000
@@ -44,8 +46,6 @@ export interface ApiKeyEvent {
   details?: Record<string, unknown>
 }
 
-/** Resolutions key usage and failures are counted in. */
-const KEY_RESOLUTIONS: readonly Resolution[] = ['hour', 'day']
 /** Resolution window events are shown in. */
 const EVENT_WINDOW: Resolution = 'hour'
 
@@ -73,28 +73,67 @@ export interface KeyCount {
 /** Entry key of the `last_used` max register (a gcounter with one entry: merge is max). */
 const LAST_USED_ENTRY = 'at'
 
+/** The field counting requests made with a key. */
+export const USE_FIELD = 'use'
+
+/** The field counting refusals of a key for `reason`. */
+export function failField (reason: AuthFailureReason): string {
+  return `fail/${reason}`
+}
+
+/**
+ * The changes adding `perBucket` (hour bucket → n) to the windowed counter `field`, each
+ * window also counted in its day. A delta carries one increment per resolution, so counts
+ * spanning several hours (a flush after a window change) take one change per hour, each
+ * computed on the state the previous one left (the store applies an op's changes to one
+ * field in order). Every change carries the horizons at `latest`.
+ */
+function windowChanges (store: ReplicaStore, target: string, field: string, perHour: Map<number, number>, latest: number): Change[] {
+  const hours = [...perHour].sort((x, y) => x[0] - y[0])
+  const perDay = new Map<number, number>()
+  for (const [h, n] of hours) {
+    const d = bucketOf('day', bucketStart('hour', h))
+    perDay.set(d, (perDay.get(d) ?? 0) + n)
+  }
+  const days = [...perDay]
+  const hH = horizonOf('hour', latest)
+  const hD = horizonOf('day', latest)
+  let s = store.field(target, field)?.state as WindowedCounter | undefined ?? []
+  const out: Change[] = []
+  for (let i = 0; i < Math.max(hours.length, days.length); i++) {
+    const incs: WindowedIncrement[] = []
+    const h = hours[i]
+    const d = days[i]
+    if (h !== undefined) incs.push({ slot: RESOLUTIONS.hour.slot, bucket: h[0], n: h[1], horizon: hH })
+    if (d !== undefined) incs.push({ slot: RESOLUTIONS.day.slot, bucket: d[0], n: d[1], horizon: hD })
+    const delta = windowedIncrement(s, store.replicaId, incs)
+    if (delta === undefined) continue
+    out.push({ field, kind: KIND.windows, delta })
+    if (i + 1 < Math.max(hours.length, days.length)) s = wcounterType.apply(wcounterType.clone(s), delta)
+  }
+  return out
+}
+
 /**
  * The changes recording aggregated activity of one key: its usage and failure windows
- * (counts summed per field first, so two hour windows of one day make one day delta) and,
- * when given, `last_used` moved up to `lastUsed`.
+ * (counts summed per field and window first) and, when given, `last_used` moved up to
+ * `lastUsed`. Horizons are those at the latest count's time.
  */
 export function keyActivityChanges (store: ReplicaStore, keyId: string, counts: readonly KeyCount[], lastUsed?: number): Change[] {
-  const perField = new Map<string, number>()
+  const perField = new Map<string, Map<number, number>>()
+  let latest = 0
   for (const c of counts) {
     if (c.n <= 0) continue
-    const prefix = c.reason === undefined ? 'use' : `fail/${c.reason}`
-    for (const res of KEY_RESOLUTIONS) {
-      const field = `${prefix}/${RESOLUTIONS[res].code}/${bucketOf(res, c.at)}`
-      perField.set(field, (perField.get(field) ?? 0) + c.n)
-    }
+    const field = c.reason === undefined ? USE_FIELD : failField(c.reason)
+    let m = perField.get(field)
+    if (m === undefined) perField.set(field, m = new Map())
+    const h = bucketOf('hour', c.at)
+    m.set(h, (m.get(h) ?? 0) + c.n)
+    if (c.at > latest) latest = c.at
   }
   const target = apiKeyKey(keyId)
-  const entity = perField.size > 0 ? store.entity(target) : undefined
   const out: Change[] = []
-  for (const [field, n] of perField) {
-    const s = (entity?.get(field)?.state as GCounter | undefined) ?? []
-    out.push({ field, kind: KIND.g, delta: gcounterIncrement(s, store.replicaId, n) })
-  }
+  for (const [field, m] of perField) out.push(...windowChanges(store, target, field, m, latest))
   if (lastUsed !== undefined) out.push({ field: 'last_used', kind: KIND.g, delta: { key: LAST_USED_ENTRY, value: Math.max(1, Math.floor(lastUsed)) } })
   return out
 }
@@ -106,28 +145,23 @@ function lineageOfStored (store: ReplicaStore, keyId: string): string[] | undefi
   return Array.isArray(lineage) ? lineage as string[] : [from]
 }
 
-function sum (g: GCounter): number {
-  let n = 0
-  for (let i = 1; i < g.length; i += 2) n += g[i] as number
-  return n
+/**
+ * Calls `fn(start, total)` for the windows of `res` in a windowed counter with start in
+ * `[from, to)` retained at `now` (a key not used lately still holds windows its horizon has
+ * not caught up with: they are hidden here, as they were before the horizon existed).
+ */
+function eachWindow (s: WindowedCounter, res: Resolution, from: number, to: number, now: number, fn: (start: number, total: number) => void): void {
+  const lo = Math.max(horizonOf(res, now), Math.ceil(from / RESOLUTIONS[res].sizeMs))
+  const hi = Math.ceil(to / RESOLUTIONS[res].sizeMs)
+  windowedEach(s, RESOLUTIONS[res].slot, lo, hi, (bucket, total) => fn(bucketStart(res, bucket), total))
 }
 
 /** Requests per `res` window with start in [from, to), retained at `now`, ascending. */
 export function keyUsageBuckets (store: ReplicaStore, keyId: string, res: Resolution, from: number, to: number, now: number): Array<{ start: number, requests: number }> {
-  const entity = store.entity(apiKeyKey(keyId))
-  if (entity === undefined) return []
-  const code = RESOLUTIONS[res].code
+  const fs = store.field(apiKeyKey(keyId), USE_FIELD)
   const out: Array<{ start: number, requests: number }> = []
-  for (const [field, fs] of entity) {
-    if (!field.startsWith('use/')) continue
-    const [, c, b] = field.split('/')
-    if (c !== code) continue
-    const bucket = Number(b)
-    const start = bucketStart(res, bucket)
-    if (start < from || start >= to || !retained(res, bucket, now)) continue
-    out.push({ start, requests: sum(fs.state as GCounter) })
-  }
-  return out.sort((a, b) => a.start - b.start)
+  if (fs !== undefined && fs.kind === KIND.windows) eachWindow(fs.state as WindowedCounter, res, from, to, now, (start, requests) => out.push({ start, requests }))
+  return out
 }
 
 /**
@@ -150,26 +184,22 @@ export function keyEvents (store: ReplicaStore, keyId: string, now: number): Api
     // Not an op on this key: derived from a predecessor's revoke that had not seen this rotation.
     out.push({ id: `lineage:${via.id}`, key_id: keyId, type: 'revoked', at: via.at, by: via.by, details: { via: via.key, saw_rotations: via.saw, reason: 'a predecessor was revoked concurrently with the rotation that made this key' } })
   }
-  const code = RESOLUTIONS[EVENT_WINDOW].code
   for (const [field, fs] of entity) {
-    const parts = field.split('/')
+    if (fs.kind !== KIND.windows) continue
     let type: 'usage' | 'auth_failed'
     let reason: AuthFailureReason | undefined
-    if (parts[0] === 'use' && parts.length === 3) type = 'usage'
-    else if (parts[0] === 'fail' && parts.length === 4) { type = 'auth_failed'; reason = parts[1] as AuthFailureReason; parts.splice(1, 1) }
-    else continue
-    if (parts[1] !== code || resolutionOfCode(parts[1]) !== EVENT_WINDOW) continue
-    const bucket = Number(parts[2])
-    if (!retained(EVENT_WINDOW, bucket, now)) continue
-    const at = bucketStart(EVENT_WINDOW, bucket)
-    out.push({
-      id: `${type}:${reason !== undefined ? reason + ':' : ''}${at}`,
-      key_id: keyId,
-      type,
-      at,
-      ...(reason !== undefined ? { reason } : {}),
-      window: EVENT_WINDOW,
-      count: sum(fs.state as GCounter),
+    if (field === USE_FIELD) type = 'usage'
+    else if (field.startsWith('fail/')) { type = 'auth_failed'; reason = field.slice(5) as AuthFailureReason } else continue
+    eachWindow(fs.state as WindowedCounter, EVENT_WINDOW, 0, Number.MAX_SAFE_INTEGER, now, (at, count) => {
+      out.push({
+        id: `${type}:${reason !== undefined ? reason + ':' : ''}${at}`,
+        key_id: keyId,
+        type,
+        at,
+        ...(reason !== undefined ? { reason } : {}),
+        window: EVENT_WINDOW,
+        count,
+      })
     })
   }
   return out.sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1))
