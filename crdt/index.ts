@@ -6,6 +6,7 @@ import { awsetType } from './awset.ts'
 import { boundedType } from './bounded.ts'
 import { gcounterType } from './gcounter.ts'
 import { gmapType } from './gmap.ts'
+import { hmapType } from './hmap.ts'
 import { gsetType } from './gset.ts'
 import { lwwType } from './lww.ts'
 import { pncounterType } from './pncounter.ts'
@@ -30,7 +31,8 @@ export * from './awset.ts'
 export * from './awmap.ts'
 export * from './record.ts'
 export * from './wcounter.ts'
+export * from './hmap.ts'
 
 /** The non-parameterised types, for registries. Parameterised ones (awmap, record,
  * lattice) are built by callers with their own kind tags. */
-export const builtinTypes: AnyCrdtType[] = [gcounterType, pncounterType, boundedType, lwwType, awsetType, gsetType, gmapType, wcounterType]
+export const builtinTypes: AnyCrdtType[] = [gcounterType, pncounterType, boundedType, lwwType, awsetType, gsetType, gmapType, wcounterType, hmapType]
