@@ -1,9 +1,11 @@
 /**
  * Audit and usage of API keys, on the key's entity `key/<keyId>`:
  *
- *   events            gmap: event id → record, for lifecycle events (created, updated,
- *                     rotated, revoked). Ids are the HLC time and replica of the op, unique
- *                     cluster-wide.
+ *   audit             hmap (crdt/hmap.ts): event id → record, for lifecycle events (created,
+ *                     updated, rotated, revoked), each at its time, the horizon raised by
+ *                     every write to `at - EVENT_RETENTION_MS`. Ids are the HLC time and
+ *                     replica of the op, unique cluster-wide. (`events`, a gmap, is the
+ *                     pre-retention field: still read, never written.)
  *   use               wcounter (crdt/wcounter.ts): requests made with the key, every hour and
  *                     day window in one field, a per-replica entry per window
  *   fail/<reason>     wcounter: refused authentications for one reason, likewise
@@ -13,9 +15,9 @@
  * carries the writer's horizon per resolution (windows.ts's retention), so windows past
  * retention are dropped as the key is used: a key's window state is bounded by retention,
  * not by its age. Both are shown as `ApiKeyEvent`s of type `usage` / `auth_failed`, one per
- * window. Lifecycle events are shown for {@link EVENT_RETENTION_MS} (retention on read).
+ * window. Lifecycle events are kept and shown for {@link EVENT_RETENTION_MS}.
  */
-import { gmapPut } from '../../crdt/gmap.ts'
+import { hmapPut, hmapType } from '../../crdt/hmap.ts'
 import { type WindowedCounter, type WindowedIncrement, windowedEach, windowedIncrement, wcounterType } from '../../crdt/wcounter.ts'
 import type { Value } from '../../crdt/value-codec.ts'
 import type { Change, Hlc, ReplicaStore } from '../store/types.ts'
@@ -23,8 +25,13 @@ import { inheritedRevoke } from './api-key-lineage.ts'
 import { apiKeyKey, KIND } from './model.ts'
 import { bucketOf, bucketStart, horizonOf, type Resolution, RESOLUTIONS } from './windows.ts'
 
-/** Lifecycle events are shown for this long (90 days). */
+/** Lifecycle events are kept and shown for this long (90 days). */
 export const EVENT_RETENTION_MS = 90 * 86_400_000
+
+/** The field holding a key's lifecycle events (horizon-bounded map). */
+export const EVENTS_FIELD = 'audit'
+/** The pre-retention lifecycle events field (a gmap): read for old data, never written. */
+const LEGACY_EVENTS_FIELD = 'events'
 
 /** Why an authentication with a known key id was refused. */
 export const AUTH_FAILURE_REASONS = ['bad_secret', 'revoked', 'expired', 'grace_ended', 'wrong_env'] as const
@@ -60,7 +67,9 @@ export function eventId (store: ReplicaStore, t: Hlc): string {
 
 /** The lifecycle event record written with an op; `t` is the op's HLC time (unique with the replica). */
 export function eventChange (store: ReplicaStore, t: Hlc, record: { type: ApiKeyEventType, at: number, by: string, [k: string]: Value }): Change {
-  return { field: 'events', kind: KIND.gmap, delta: gmapPut(eventId(store, t), record) }
+  const at = Math.max(0, Math.floor(record.at))
+  // The writer's horizon: events past retention are dropped as the key changes.
+  return { field: EVENTS_FIELD, kind: hmapType.kind, delta: hmapPut(eventId(store, t), at, record, Math.max(0, at - EVENT_RETENTION_MS)) }
 }
 
 /** Requests (no `reason`) or refusals (with `reason`) counted in the window containing `at`. */
@@ -172,8 +181,9 @@ export function keyEvents (store: ReplicaStore, keyId: string, now: number): Api
   const entity = store.entity(apiKeyKey(keyId))
   if (entity === undefined) return []
   const out: ApiKeyEvent[] = []
-  const events = store.fieldValue(apiKeyKey(keyId), 'events') as Array<[string, Value]> | undefined
-  for (const [id, rec] of events ?? []) {
+  const legacy = store.fieldValue(apiKeyKey(keyId), LEGACY_EVENTS_FIELD) as Array<[string, Value]> | undefined
+  const events = store.fieldValue(apiKeyKey(keyId), EVENTS_FIELD) as Array<[string, Value]> | undefined
+  for (const [id, rec] of [...(legacy ?? []), ...(events ?? [])]) {
     const { type, at, by, ...details } = rec as Record<string, Value>
     if (typeof at !== 'number' || at <= now - EVENT_RETENTION_MS) continue
     out.push({ id, key_id: keyId, type: type as ApiKeyEventType, at, ...(typeof by === 'string' ? { by } : {}), ...(Object.keys(details).length > 0 ? { details } : {}) })

@@ -2,7 +2,7 @@
 // refused for months holds a fixed set of fields whose windows are bounded by retention,
 // readers see exact totals, a flush spanning several windows is one op, late counts below
 // the horizon change nothing, and two replicas exchanging ops late, duplicated and
-// reordered converge. Seeded: FORMSTATE_SEED=<n> replays the convergence run.
+// reordered converge; lifecycle events are kept for their retention, not forever. Seeded: FORMSTATE_SEED=<n> replays the convergence run.
 import '../../src/polyfill.ts'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -11,8 +11,9 @@ import { ApiKeyActivity } from '../../src/auth/api-key-activity.ts'
 import { generateApiKey } from '../../src/auth/api-key-format.ts'
 import { createLogger, memorySink } from '../../src/log.ts'
 import { createAccountChanges } from '../../src/state/account.ts'
-import { failField, keyActivityChanges, keyEvents, type KeyCount, keyUsageBuckets, USE_FIELD } from '../../src/state/api-key-audit.ts'
-import { createKeyOps } from '../../src/state/api-keys.ts'
+import { hmapHorizon, hmapSize, type HorizonMap } from '../../crdt/hmap.ts'
+import { EVENT_RETENTION_MS, EVENTS_FIELD, failField, keyActivityChanges, keyEvents, type KeyCount, keyUsageBuckets, USE_FIELD } from '../../src/state/api-key-audit.ts'
+import { createKeyOps, updateKeyChanges } from '../../src/state/api-keys.ts'
 import { marketplaceKinds } from '../../src/state/kinds.ts'
 import { accountKey, apiKeyKey, KIND } from '../../src/state/model.ts'
 import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
@@ -127,6 +128,38 @@ test('counts spanning hours and a day boundary are one op; a late count below th
     assert.deepEqual(held(r, keyId, USE_FIELD), { hour: 1, day: 1 })
   } finally {
     await r.stop()
+  }
+})
+
+test('lifecycle events are dropped past their retention as the key changes, on every replica, even when old ones arrive late', async () => {
+  const a = await replica('ra')
+  const b = await replica('rb')
+  try {
+    const keyId = await withKey(a)
+    const created = await a.opsAfter(b.versionVector(), 1000)
+    const target = apiKeyKey(keyId)
+    const ops: Op[] = []
+    let at = T0
+    for (let i = 1; i <= 40; i++) {
+      at = T0 + i * 5 * DAY
+      ops.push(await a.commit(target, updateKeyChanges(a, { name: `n${i}` }, 'u@demo', at)))
+    }
+    // B gets the updates newest first, and the key's creation last of all.
+    for (const op of [...ops].reverse()) await b.applyRemote([op])
+    await b.applyRemote(created)
+    assert.equal(a.entityDigests(target).get(target), b.entityDigests(target).get(target))
+    for (const r of [a, b]) {
+      const s = r.field(target, EVENTS_FIELD)!.state as HorizonMap
+      assert.equal(hmapHorizon(s), at - EVENT_RETENTION_MS)
+      // Updates every 5 days, 90 days kept: the 18 newest plus the one exactly at the horizon.
+      assert.equal(hmapSize(s), 19)
+      const events = keyEvents(r, keyId, at)
+      assert.equal(events.some((e) => e.type === 'created'), false)
+      assert.deepEqual(events.filter((e) => e.type === 'updated').map((e) => e.details?.changed), Array.from({ length: 18 }, (_, k) => ({ name: `n${40 - k}` })))
+    }
+  } finally {
+    await a.stop()
+    await b.stop()
   }
 })
 
