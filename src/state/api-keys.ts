@@ -14,7 +14,7 @@
  *   rotated_to, grace_end         lww: set on the old key by a rotation
  *   last_used                     gcounter with one entry `at` holding a time: merge is max,
  *                                 so it is a max register
- *   events, use/…, fail/…         audit and usage: see api-key-audit.ts
+ *   audit, use, fail/<reason>     audit and usage: see api-key-audit.ts
  *
  * `expired` is never stored: it is derived from `expires_at`, or `grace_end` for a rotated
  * key, and the time of the question. The secret is never stored, only its SHA-256 (made by
