@@ -6,31 +6,38 @@
  *   `u:<key id>` instead of this replica's entry (the way credit grants use
  *   PN-counter P entries keyed by the idempotency key). A counter entry merges by max, so
  *   the same key recorded on two nodes, even concurrently, counts once cluster-wide.
- * - The account's grow-only map `usage_keys` remembers each key id with a hash of its body:
- *   a replay answers what was recorded (and writes nothing), the same key with another
- *   body is a 409 `idempotency_conflict`.
+ * - The account's horizon-bounded map `usage_idem` (crdt/hmap.ts) remembers each key id
+ *   with a hash of its body for {@link USAGE_KEY_RETENTION_MS}: a replay answers what was
+ *   recorded (and writes nothing), the same key with another body is a 409
+ *   `idempotency_conflict`. Each record raises the map's horizon to `now - retention`, so
+ *   keys older than that leave the state as the account records more. A key is remembered
+ *   at least that long; a retry after that may be counted again (as with any idempotency
+ *   key that expires; Stripe's last 24 hours).
  *
  * The key id is the idempotency key itself up to 22 characters, else `#` + 128 bits of its
  * SHA-256 (22 characters; `#` cannot start a client id, so the two never collide): a long
  * key costs no more than a short one.
  *
  * Cost: every keyed record adds one map entry and one counter entry per metric and window
- * (measured: ~180 snapshot bytes and ~260 heap bytes per record with 3 metrics, for 21-
- * and 128-char keys alike). The counter entries live in their windows and go when the
- * windows expire; the map entry (~85 bytes) is grow-only and stays: bounding it needs a
- * map that forgets by age (a key must be remembered at least as long as a retry may come).
- * Calls without a key cost what they did.
+ * (measured before the retention: ~180 snapshot bytes and ~260 heap bytes per record with 3
+ * metrics, for 21- and 128-char keys alike). The counter entries live in their windows and
+ * go when the windows expire; the map entry goes after the retention. (The pre-retention
+ * field `usage_keys`, a gmap, is not read: old data dirs are not migrated.) Calls without
+ * a key cost what they did.
  */
 import { createHash } from 'node:crypto'
-import { gmapGet, gmapPut, type GMap } from '../../crdt/gmap.ts'
+import { hmapGet, hmapPut, hmapType, type HorizonMap } from '../../crdt/hmap.ts'
 import type { Value } from '../../crdt/value-codec.ts'
 import { FormStateError } from '../errors.ts'
 import type { Change, ReplicaStore } from '../store/types.ts'
-import { accountKey, fieldState, KIND } from './model.ts'
+import { accountKey, fieldState } from './model.ts'
 import { usageChanges, type Subject, type UsageAmounts } from './usage.ts'
 
-/** Account field: key id ({@link usageKeyId}) → {hash, at, recorded_at}. */
-export const USAGE_KEYS_FIELD = 'usage_keys'
+/** Account field (hmap, at `recorded_at`): key id ({@link usageKeyId}) → {hash, at, recorded_at}. */
+export const USAGE_KEYS_FIELD = 'usage_idem'
+
+/** How long an idempotency key is remembered by default (7 days): retries must come within it. */
+export const USAGE_KEY_RETENTION_MS = 7 * 86_400_000
 
 /** What was recorded under an idempotency key. */
 export interface RecordedUsage {
@@ -65,8 +72,8 @@ export function usageKeyId (key: string): string {
 
 /** The record under `key` on the account, if any. */
 export function recordedUsage (store: ReplicaStore, accountId: string, key: string): RecordedUsage | undefined {
-  const s = fieldState<GMap>(store, accountKey(accountId), USAGE_KEYS_FIELD)
-  const v = s === undefined ? undefined : gmapGet(s, usageKeyId(key)) as Record<string, Value> | undefined
+  const s = fieldState<HorizonMap>(store, accountKey(accountId), USAGE_KEYS_FIELD)
+  const v = s === undefined ? undefined : hmapGet(s, usageKeyId(key)) as Record<string, Value> | undefined
   if (v === undefined) return undefined
   return { hash: String(v.hash), at: Number(v.at), recordedAt: Number(v.recorded_at) }
 }
@@ -85,9 +92,10 @@ function postingAs (store: ReplicaStore, entry: string): ReplicaStore {
 /**
  * The changes recording `input` under `key` at `at`, or the earlier record when this is
  * a replay (same key, same body). 409 `idempotency_conflict` (field `idempotency_key`)
- * when the key was used with another body.
+ * when the key was used with another body. The key is remembered from `now` for
+ * `retentionMs` (keys recorded before `now - retentionMs` are dropped by this write).
  */
-export function idempotentUsageChanges (store: ReplicaStore, accountId: string, key: string, input: UsageRecordInput, at: number, now: number): { replay: RecordedUsage } | { changes: Change[] } {
+export function idempotentUsageChanges (store: ReplicaStore, accountId: string, key: string, input: UsageRecordInput, at: number, now: number, retentionMs = USAGE_KEY_RETENTION_MS): { replay: RecordedUsage } | { changes: Change[] } {
   const hash = usageBodyHash(accountId, input)
   const prior = recordedUsage(store, accountId, key)
   if (prior !== undefined) {
@@ -98,7 +106,8 @@ export function idempotentUsageChanges (store: ReplicaStore, accountId: string, 
   }
   const id = usageKeyId(key)
   const changes = usageChanges(postingAs(store, `u:${id}`), accountId, input.subject, input.amounts, at)
-  changes.push({ field: USAGE_KEYS_FIELD, kind: KIND.gmap, delta: gmapPut(id, { hash, at, recorded_at: now }) })
+  const t = Math.max(0, Math.floor(now))
+  changes.push({ field: USAGE_KEYS_FIELD, kind: hmapType.kind, delta: hmapPut(id, t, { hash, at, recorded_at: now }, Math.max(0, t - retentionMs)) })
   return { changes }
 }
 
@@ -118,8 +127,8 @@ export interface UsageRecordOutcome {
  * Records `input` once per `key` on the account (check and commit with no `await` in
  * between, so two identical calls racing on one node write once).
  */
-export async function recordUsageOnce (store: ReplicaStore, accountId: string, key: string, input: UsageRecordInput, at: number, now: number): Promise<UsageRecordOutcome> {
-  const r = idempotentUsageChanges(store, accountId, key, input, at, now)
+export async function recordUsageOnce (store: ReplicaStore, accountId: string, key: string, input: UsageRecordInput, at: number, now: number, retentionMs = USAGE_KEY_RETENTION_MS): Promise<UsageRecordOutcome> {
+  const r = idempotentUsageChanges(store, accountId, key, input, at, now, retentionMs)
   const tag = `${accountId}/${key}`
   let m = inflight.get(store)
   if ('replay' in r) {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { createAccountChanges } from '../../src/state/account.ts'
 import { accountKey } from '../../src/state/model.ts'
 import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
-import { recordUsageOnce, recordedUsage } from '../../src/state/usage-idempotency.ts'
+import { recordUsageOnce, recordedUsage, USAGE_KEYS_FIELD } from '../../src/state/usage-idempotency.ts'
 import { usageRows } from '../../src/state/usage.ts'
 import { memoryLevelKv } from '../../src/store/level-kv.ts'
 import { Replica } from '../../src/store/replica.ts'
@@ -135,7 +135,7 @@ test('long idempotency keys are stored under a bounded id; keys differing in one
   assert.equal(b.body.replayed, false, b.text)
   assert.equal((await record({ subject: { type: 'model', id: 'idem-long' }, amounts: { tokens_in: 3 }, idempotency_key: long + 'b', at: d.clock.now })).body.replayed, true)
   assert.equal(await tokensIn('idem-long'), 5)
-  const ids = (d.node.store.fieldValue(`acct/${account}`, 'usage_keys') as Array<[string, unknown]>).map(([id]) => id)
+  const ids = (d.node.store.fieldValue(`acct/${account}`, USAGE_KEYS_FIELD) as Array<[string, unknown]>).map(([id]) => id)
   assert.ok(ids.every((id) => id.length <= 22), ids.join())
   assert.ok(!ids.includes(long + 'a'), 'the long key itself is not stored')
 })
