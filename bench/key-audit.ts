@@ -68,7 +68,7 @@ let bytes = 0
 for (const k of keyIds) {
   for (const [field, fs] of store.entity(apiKeyKey(k))!) {
     fields++
-    if (!/^(events|last_used|use|fail)($|\/)/.test(field)) continue // identity fields: same in both layouts
+    if (!/^(events|audit|last_used|use|fail)($|\/)/.test(field)) continue // identity fields: same in both layouts
     bytes += encodeWith((w) => kinds.get(fs.kind)!.encodeState(w, fs.state)).length
   }
 }
@@ -79,7 +79,7 @@ await fresh.importSnapshot(snap)
 const h1 = heap()
 console.log(`key audit state after ${DAYS} simulated days, ${KEYS} keys, 2 uses/hour + 1 refusal/day each (flush per hour):`)
 console.log(`  fields per key        ${(fields / KEYS).toFixed(1)}`)
-console.log(`  encoded audit bytes per key ${Math.round(bytes / KEYS)} (events, last_used, usage and failure windows)`)
+console.log(`  encoded audit bytes per key ${Math.round(bytes / KEYS)} (lifecycle events, last_used, usage and failure windows)`)
 console.log(`  heap per key          ${gc === undefined ? 'n/a (run with --expose-gc)' : Math.round((h1 - h0) / KEYS) + ' B'} (fresh replica from a snapshot: no op log)`)
 console.log(`  flush CPU per key-hour ${((cpu.user + cpu.system) / (DAYS * 24 * KEYS)).toFixed(1)} µs`)
 await fresh.stop()
