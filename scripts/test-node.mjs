@@ -4,7 +4,7 @@
 // not part of `npm test` or .ci/run.
 //
 //   npm run test:node -- 22                      # latest 22.x: tsc --noEmit + every test file
-//   npm run test:node -- 24 test/crdt/lww.test.ts  # only the files named
+//   npm run test:node -- 24 test/crdt/awset.test.ts  # only the files named
 //   node scripts/test-node.mjs 22.23.3 --update  # re-install even if cached
 //
 // The Node binary comes from the npm registry (package node-<platform>-<arch>, the one the
