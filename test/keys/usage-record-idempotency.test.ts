@@ -139,3 +139,29 @@ test('long idempotency keys are stored under a bounded id; keys differing in one
   assert.ok(ids.every((id) => id.length <= 22), ids.join())
   assert.ok(!ids.includes(long + 'a'), 'the long key itself is not stored')
 })
+
+test('a retry of a recorded call whose `at` has since aged past the 7-day window is still a replay; new or different bodies there are 400s', async () => {
+  const DAY = 86_400_000
+  const at = d.clock.now - 6.5 * DAY // within the window when first sent
+  const body = { subject: { type: 'model', id: 'idem-old' }, amounts: { tokens_in: 9 }, idempotency_key: 'late-retry', at }
+  const first = await record(body)
+  assert.equal(first.status, 200, first.text)
+  assert.equal(first.body.replayed, false)
+  d.clock.now += DAY // the response was lost; the client retries a day later
+  try {
+    const digest = d.node.store.digest()
+    const again = await record(body)
+    assert.equal(again.status, 200, again.text)
+    assert.equal(again.body.replayed, true)
+    assert.equal(again.body.at, at)
+    assert.equal(again.headers.get('idempotent-replayed'), 'true')
+    // Not a replay: the window still applies.
+    assertProblem(await record({ ...body, amounts: { tokens_in: 10 } }), 400, 'invalid_field', 'at')
+    assertProblem(await record({ ...body, idempotency_key: 'late-new' }), 400, 'invalid_field', 'at')
+    const { idempotency_key: _k, ...unkeyed } = body
+    assertProblem(await record(unkeyed), 400, 'invalid_field', 'at')
+    assert.equal(d.node.store.digest(), digest, 'nothing was written')
+  } finally {
+    d.clock.now -= DAY
+  }
+})

@@ -19,7 +19,7 @@ import { rateLimitKey } from '../../auth/rate-limit-middleware.ts'
 import { balanceOf } from '../../state/credits.ts'
 import { accountKey, ID_PATTERN } from '../../state/model.ts'
 import { usageChanges } from '../../state/usage.ts'
-import { recordUsageOnce } from '../../state/usage-idempotency.ts'
+import { recordedUsage, recordUsageOnce, usageBodyHash } from '../../state/usage-idempotency.ts'
 import { FormStateError } from '../../errors.ts'
 import { accountFor } from '../account-access.ts'
 import { validateBody, validateResponse, VALIDATE_CODES } from '../api-key-schemas.ts'
@@ -130,7 +130,10 @@ export function registerInternalRoutes (table: RouteTable, deps: ApiDeps): void 
     handler: async ({ principal, body, ctx }) => {
       const now = deps.now()
       const at = body.at ?? now
-      if (at < now - PAST_MS || at > now + FUTURE_MS) throw new FormStateError('invalid_field', 'at must lie within the last 7 days', { field: 'at' })
+      const outOfWindow = (): FormStateError => new FormStateError('invalid_field', 'at must lie within the last 7 days', { field: 'at' })
+      const inWindow = at >= now - PAST_MS && at <= now + FUTURE_MS
+      // A keyed call may be the retry of one recorded while its `at` was in the window: checked below.
+      if (!inWindow && body.idempotency_key === undefined) throw outOfWindow()
       for (const [metric, n] of Object.entries(body.amounts)) {
         if (n > deps.billing.max_tokens_per_call) throw new FormStateError('invalid_field', `at most ${deps.billing.max_tokens_per_call} per call`, { field: `amounts.${metric}` })
       }
@@ -138,7 +141,10 @@ export function registerInternalRoutes (table: RouteTable, deps: ApiDeps): void 
       const id = accountFor(store, log, principal, { mode: 'write', requested: body.account_id, action: 'POST /internal/usage/record' })
       const key = body.idempotency_key
       if (key !== undefined) {
-        const r = await recordUsageOnce(store, id, key, { subject: body.subject, amounts: body.amounts, at: body.at }, at, now)
+        const input = { subject: body.subject, amounts: body.amounts, at: body.at }
+        // Out of the window only an exact replay is answered (it writes nothing); anything else is refused as before.
+        if (!inWindow && recordedUsage(store, id, key)?.hash !== usageBodyHash(id, input)) throw outOfWindow()
+        const r = await recordUsageOnce(store, id, key, input, at, now)
         if (r.replayed) ctx.set('Idempotent-Replayed', 'true')
         return { account_id: id, subject: body.subject, amounts: body.amounts, at: r.at, idempotency_key: key, replayed: r.replayed }
       }
