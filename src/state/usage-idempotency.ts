@@ -36,8 +36,13 @@ import { usageChanges, type Subject, type UsageAmounts } from './usage.ts'
 /** Account field (hmap, at `recorded_at`): key id ({@link usageKeyId}) → {hash, at, recorded_at}. */
 export const USAGE_KEYS_FIELD = 'usage_idem'
 
-/** How long an idempotency key is remembered by default (7 days): retries must come within it. */
-export const USAGE_KEY_RETENTION_MS = 7 * 86_400_000
+/**
+ * How long an idempotency key is remembered by default: 8 days. Longer than the 7 days
+ * (plus a minute of clock skew) POST /internal/usage/record accepts an explicit `at` in, so
+ * a retry carrying its original `at` is either still remembered (a replay) or refused as
+ * out of the window, never counted twice. A retry without `at` after this is a new record.
+ */
+export const USAGE_KEY_RETENTION_MS = 8 * 86_400_000
 
 /** What was recorded under an idempotency key. */
 export interface RecordedUsage {

@@ -59,6 +59,22 @@ test('30 days of hourly keyed records keep one retention of keys; a retry within
   }
 })
 
+test('a key is still remembered while its explicit at ages out of the 7-day record window (+1 min skew), however many records follow', async () => {
+  const r = await replica('r1')
+  try {
+    const { id, changes } = createAccountChanges(r, DEFAULT_BILLING_CONFIG, 'proj_demo', 'u@demo', T0)
+    await r.commit(accountKey(id), changes!)
+    // Recorded with an `at` a minute ahead of the node's clock (the most the route accepts).
+    await recordUsageOnce(r, id, 'first', { ...input(3), at: T0 + 60_000 }, T0 + 60_000, T0)
+    const aged = T0 + 60_000 + 7 * DAY + 1 // the route now refuses that `at` as out of the window
+    for (let now = T0 + HOUR; now <= aged; now += HOUR) await recordUsageOnce(r, id, `other-${now}`, input(1), now, now)
+    await recordUsageOnce(r, id, 'last', input(1), aged, aged)
+    assert.ok(recordedUsage(r, id, 'first') !== undefined, 'a retry with the original at is answered as a replay')
+  } finally {
+    await r.stop()
+  }
+})
+
 test('two replicas recording keys across the retention converge, old keys arriving late are dropped alike, and a key recorded on both counts once', async () => {
   const a = await replica('A')
   const b = await replica('B')
