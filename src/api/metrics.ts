@@ -82,13 +82,16 @@ export function createApiMetrics (opts: MetricsOptions): ApiMetrics {
 
   // Per-op hot path: cache the labelled child per origin instead of hashing labels each time.
   const originLabel = capped(MAX_LABEL_VALUES)
-  const appliedChild = new Map<string, Counter.Internal>()
+  // One map per source keyed by the origin string itself: a concatenated key ('l' + origin)
+  // allocated, flattened and hashed a new string per op.
+  const localChild = new Map<string, Counter.Internal>()
+  const remoteChild = new Map<string, Counter.Internal>()
   const offApply = store.onApply((op, local) => {
-    const key = local ? 'l' + op.origin : 'r' + op.origin
-    let c = appliedChild.get(key)
+    const children = local ? localChild : remoteChild
+    let c = children.get(op.origin)
     if (c === undefined) {
       c = applied.labels({ origin: originLabel(op.origin), source: local ? 'local' : 'remote' })
-      appliedChild.set(key, c)
+      children.set(op.origin, c)
     }
     c.inc()
   })
