@@ -21,6 +21,7 @@ import { bucketOf, RESOLUTIONS } from '../../src/state/windows.ts'
 import { memoryLevelKv } from '../../src/store/level-kv.ts'
 import { Replica } from '../../src/store/replica.ts'
 import type { Op } from '../../src/store/types.ts'
+import { rng, testSeed } from '../support/seed.ts'
 
 const HOUR = 3_600_000
 const DAY = 86_400_000
@@ -163,21 +164,9 @@ test('lifecycle events are dropped past their retention as the key changes, on e
   }
 })
 
-/** Small deterministic PRNG (mulberry32). */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 test('two replicas counting across windows and horizon bumps, exchanging ops late, duplicated and reordered, converge with exact retained totals', async () => {
-  const seed = Number(process.env.FORMSTATE_SEED ?? Date.now() % 1_000_000)
-  console.log(`audit-windows convergence seed=${seed} (replay: FORMSTATE_SEED=${seed})`)
+  const seed = testSeed('audit-windows convergence')
   const rand = rng(seed)
   const a = await replica('ra')
   const b = await replica('rb')

@@ -17,6 +17,7 @@ import { bucketOf, RESOLUTION_NAMES, RESOLUTIONS } from '../../src/state/windows
 import { memoryLevelKv } from '../../src/store/level-kv.ts'
 import { Replica } from '../../src/store/replica.ts'
 import type { Op } from '../../src/store/types.ts'
+import { rng, testSeed } from '../support/seed.ts'
 
 const PRICE = { per_1k_input: 1, per_1k_output: 2 } // 100 in + 40 out → 1 credit (rounded up)
 const T0 = Date.UTC(2026, 0, 1)
@@ -129,21 +130,9 @@ test('the raw-state view shows each replica\'s contribution per window and the h
   }
 })
 
-/** Small deterministic PRNG (mulberry32). */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 test('two replicas writing across windows and horizon bumps, exchanging ops late, duplicated and reordered, converge; a third bootstrapped from a snapshot midway too', async () => {
-  const seed = Number(process.env.FORMSTATE_SEED ?? Date.now() % 1_000_000)
-  console.log(`usage-windows convergence seed=${seed} (replay: FORMSTATE_SEED=${seed})`)
+  const seed = testSeed('usage-windows convergence')
   const rand = rng(seed)
   const a = await replica('ra')
   const b = await replica('rb')
