@@ -15,7 +15,7 @@
  */
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Logger } from '../log.ts'
-import { decodeOps, encodeOps, joinEncodedOps } from '../store/op-codec.ts'
+import { decodeOps, decodeOpsWithBytes, encodeOps, joinEncodedOps, type EncodedBatch } from '../store/op-codec.ts'
 import type { KindRegistry, Op, ReplicaStore, ShardId } from '../store/types.ts'
 import type { KeyObject } from 'node:crypto'
 import { signingKey } from './ed25519.ts'
@@ -28,11 +28,16 @@ export interface OpCodec {
   decode (bytes: Uint8Array): Op[]
   /** `encode` of ops given as their logged encodings (`ReplicaStore.encodedOpsAfter`). */
   joinEncoded? (encoded: readonly Uint8Array[]): Uint8Array
+  /**
+   * `decode` for a batch about to be applied: each op with its own bytes and no per-op
+   * caches (`ReplicaStore.applyDecoded` takes it as is). All or nothing.
+   */
+  decodeBatch? (bytes: Uint8Array): EncodedBatch
 }
 
 /** The store's op codec bound to a kind registry. */
 export function storeOpCodec (kinds: KindRegistry): OpCodec {
-  return { encode: (ops) => encodeOps(ops, kinds), decode: (bytes) => decodeOps(bytes, kinds), joinEncoded: joinEncodedOps }
+  return { encode: (ops) => encodeOps(ops, kinds), decode: (bytes) => decodeOps(bytes, kinds), joinEncoded: joinEncodedOps, decodeBatch: (bytes) => decodeOpsWithBytes(bytes, kinds) }
 }
 
 export type ReplLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
@@ -82,9 +87,12 @@ export interface GossipQueueStats {
   applyErrors: number
 }
 
+/** A verified envelope's ops, and the same ops with their bytes when the store takes those. */
+interface Received { ops: Op[], batch?: EncodedBatch }
+
 export class GossipQueue {
   readonly topic: string
-  readonly verifier: EnvelopeVerifier<Op[]>
+  readonly verifier: EnvelopeVerifier<Received>
   readonly stats: GossipQueueStats = { batchesOut: 0, opsOut: 0, batchesIn: 0, opsIn: 0, droppedWhileStopped: 0, publishErrors: 0, applyErrors: 0 }
   private queue: Op[] = []
   private timer: NodeJS.Timeout | undefined
@@ -107,13 +115,24 @@ export class GossipQueue {
     this.maxDelayMs = opts.maxDelayMs ?? 5
     this.maxBatchBytes = opts.maxBatchBytes ?? 512 * 1024
     this.signKey = signingKey(opts.secretKey)
-    this.verifier = new EnvelopeVerifier<Op[]>({
+    // Decoded with each op's bytes when both ends allow it: the store then logs those bytes
+    // as they are, with no per-op cache entries (weak-table churn was a receiver's GC) and
+    // no re-validation of ops the decoder just validated.
+    const { decodeBatch } = opts.codec
+    const direct = decodeBatch !== undefined && opts.store.applyDecoded !== undefined
+    this.verifier = new EnvelopeVerifier<Received>({
       cluster: opts.cluster,
       isMember: opts.isMember,
       decode: (bytes, header) => {
+        if (direct) {
+          const batch = decodeBatch(bytes)
+          const ops = batch.map((b) => b.op)
+          checkOpsMatchHeader(ops, header)
+          return { ops, batch }
+        }
         const ops = opts.codec.decode(bytes)
         checkOpsMatchHeader(ops, header)
-        return ops
+        return { ops }
       },
       onReject: (reason, detail, origin) => {
         opts.logger.warn('envelope rejected', { reason, detail, origin })
@@ -254,13 +273,15 @@ export class GossipQueue {
     if (res.header.origin === this.opts.store.replicaId) return
     this.delays[this.delayCount++ % this.delays.length] = Date.now() - res.header.sentAt
     this.stats.batchesIn++
-    this.stats.opsIn += res.ops.length
-    this.opts.onBatchIn?.(res.header.origin, res.ops.length)
+    const { ops, batch } = res.ops
+    this.stats.opsIn += ops.length
+    this.opts.onBatchIn?.(res.header.origin, ops.length)
     // Applied now, in arrival order (applyRemote applies to memory before it returns; the
     // store's write queue keeps the log in the same order). Waiting for each batch to be
     // durable before applying the next made every envelope queue behind the previous
     // one's fsync: at 1,000 writes/s that, not the network, was the write-to-visible tail.
-    const durable = this.opts.store.applyRemote(res.ops).catch((err: unknown) => {
+    const store = this.opts.store
+    const durable = (batch !== undefined ? store.applyDecoded!(batch) : store.applyRemote(ops)).catch((err: unknown) => {
       this.stats.applyErrors++
       this.opts.logger.error('applying a verified batch failed', { error: err, origin: res.header.origin })
     })

@@ -240,6 +240,17 @@ export function decodeOps (bytes: Uint8Array, kinds: KindRegistry): Op[] {
 export type EncodedBatch = Array<{ op: Op, bytes: Uint8Array }>
 
 /**
+ * Batches built by `decodeOpsWithBytes` (one weak entry per batch, not per op): each op in
+ * them is validated and matches its bytes, so a replica may apply and log them as given.
+ */
+const decodedBatches = new WeakSet<EncodedBatch>()
+
+/** True for a batch returned by `decodeOpsWithBytes` (validated, ops match their bytes). */
+export function isDecodedBatch (batch: EncodedBatch): boolean {
+  return decodedBatches.has(batch)
+}
+
+/**
  * `decodeOps` for a batch about to be applied and logged: each op comes with its own
  * encoding and nothing is remembered in the per-op weak tables (whose entries for tens of
  * thousands of short-lived ops per second were a large part of a catching-up node's GC).
@@ -267,6 +278,7 @@ export function decodeOpsWithBytes (bytes: Uint8Array, kinds: KindRegistry): Enc
       out[i] = { op, bytes: own }
     }
     r.end()
+    decodedBatches.add(out)
     return out
   })
 }

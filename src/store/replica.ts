@@ -12,7 +12,7 @@ import { SeqTracker } from './gaps.ts'
 import { WriteQueue } from './group-commit.ts'
 import { Keys, readU64, u64 } from './keys.ts'
 import { OpLog } from './log.ts'
-import { checkOpShape, decodeOp, decodeOpsWithBytes, encodeOp, encodeOpOnce, isDecoded, type EncodedBatch } from './op-codec.ts'
+import { checkOpShape, decodeOp, decodeOpsWithBytes, encodeOp, encodeOpOnce, isDecoded, isDecodedBatch, type EncodedBatch } from './op-codec.ts'
 import { Snapshots } from './replica-snapshots.ts'
 import { StateMap } from './state-map.ts'
 import type { KvStore, KvWrite } from './storage.ts'
@@ -188,6 +188,13 @@ export class Replica implements ReplicaStore {
   async applyEncoded (batch: Uint8Array): Promise<ApplyResult> {
     this.ready()
     return this.applyPrepared(decodeOpsWithBytes(batch, this.kinds))
+  }
+
+  async applyDecoded (batch: EncodedBatch): Promise<ApplyResult> {
+    this.ready()
+    // Only batches the codec built are trusted to carry ops equal to their bytes.
+    if (!isDecodedBatch(batch)) throw new FormStateError('invalid_op', 'applyDecoded takes a batch from decodeOpsWithBytes')
+    return this.applyPrepared(batch)
   }
 
   /** Validate every op of the batch (nothing applied on failure), then apply and log them. */

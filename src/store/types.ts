@@ -5,6 +5,7 @@
 import type { Hlc } from '../../crdt/hlc.ts'
 import type { AnyCrdtType, ReplicaId } from '../../crdt/types.ts'
 import type { VersionVector } from '../../crdt/version-vector.ts'
+import type { EncodedBatch } from './op-codec.ts'
 
 export type { Hlc, ReplicaId, VersionVector }
 
@@ -106,6 +107,12 @@ export interface ReplicaStore {
    * included): the store decodes it and logs each op's own bytes, with no per-op caches.
    */
   applyEncoded? (batch: Uint8Array): Promise<ApplyResult>
+  /**
+   * `applyEncoded` of a batch already decoded by `decodeOpsWithBytes` (e.g. to check it
+   * against a signed envelope's header first): applied and logged as given, no re-decode.
+   * Refuses (`invalid_op`) any other array.
+   */
+  applyDecoded? (batch: EncodedBatch): Promise<ApplyResult>
 
   entity (target: string): EntityView | undefined
   /** One field's state, without building the entity's view (O(log fields), for hot paths). */

@@ -4,7 +4,7 @@ import '../../src/polyfill.ts'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { FormStateError } from '../../src/errors.ts'
-import { decodeOps, encodeOp, encodeOps, joinEncodedOps } from '../../src/store/op-codec.ts'
+import { decodeOps, decodeOpsWithBytes, encodeOp, encodeOps, joinEncodedOps } from '../../src/store/op-codec.ts'
 import { defaultKinds } from '../../src/store/kinds.ts'
 import { gInc, memReplica, op, pn } from './helpers.ts'
 
@@ -57,4 +57,28 @@ test('applyEncoded applies a batch as applyRemote does, and nothing of a bad or 
   assert.equal(fresh.versionVector().size, 0)
   assert.equal(fresh.logLength(), 0)
   for (const r of [viaOps, viaBytes, fresh]) await r.stop()
+})
+
+test('applyDecoded applies a decodeOpsWithBytes batch as applyRemote does, and refuses any other array', async () => {
+  const ops = [1, 2, 3].map((s) => op('b', s, `t${s % 2}`, [gInc('n', 'b', s), pn('c', 'p', `k${s}`, s)]))
+  const viaOps = memReplica('x')
+  const viaBatch = memReplica('y')
+  await viaOps.start()
+  await viaBatch.start()
+  assert.deepEqual(await viaOps.applyRemote(ops), { applied: 3, duplicates: 0, buffered: 0 })
+  const batch = decodeOpsWithBytes(encodeOps(ops, kinds), kinds)
+  assert.deepEqual(await viaBatch.applyDecoded(batch), { applied: 3, duplicates: 0, buffered: 0 })
+  for (const t of ['t0', 't1']) assert.deepEqual(viaBatch.entity(t), viaOps.entity(t))
+  assert.deepEqual(await viaBatch.readLog('b', 0, 10), ops)
+  assert.equal(viaBatch.digest(), viaOps.digest())
+
+  // A hand-built array could pair an op with other bytes than its own: never trusted.
+  const fresh = memReplica('z')
+  await fresh.start()
+  const forged = [{ op: ops[0]!, bytes: encodeOp(ops[1]!, kinds) }]
+  await assert.rejects(fresh.applyDecoded(forged), (err: unknown) => err instanceof FormStateError && err.code === 'invalid_op')
+  await assert.rejects(fresh.applyDecoded([...batch]), (err: unknown) => err instanceof FormStateError && err.code === 'invalid_op')
+  assert.equal(fresh.versionVector().size, 0)
+  assert.equal(fresh.logLength(), 0)
+  for (const r of [viaOps, viaBatch, fresh]) await r.stop()
 })
