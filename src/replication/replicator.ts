@@ -96,6 +96,8 @@ export class Replicator {
   private compactTimer: NodeJS.Timeout | undefined
   private compacting: Promise<unknown> = Promise.resolve()
   private lastGapSync = 0
+  /** host.addrs() with when it was read: libp2p rebuilds the list per call (~0.1 ms). */
+  private addrsCache: { at: number, addrs: string[] } | undefined
   private readonly compaction = { runs: 0, dropped: 0 }
   private readonly listeners = new Set<(e: ReplicationEvent) => void>()
 
@@ -187,6 +189,7 @@ export class Replicator {
       if (peer !== undefined) void sync.round(peer)
     })
     this.host = host
+    this.addrsCache = undefined
     this.membership = membership
     this.queue = queue
     this.sync = sync
@@ -211,6 +214,7 @@ export class Replicator {
     await this.membership?.save().catch(() => {})
     await host.stop()
     this.host = undefined
+    this.addrsCache = undefined
     this.queue = undefined
     this.sync = undefined
   }
@@ -263,6 +267,18 @@ export class Replicator {
     return run
   }
 
+  /**
+   * The host's addresses, read at most once a second: status() is polled (operators,
+   * `inspect watch`, benchmarks) and the list changes only when libp2p learns an address.
+   */
+  private listenAddrs (host: Host, now: number): string[] {
+    const c = this.addrsCache
+    if (c !== undefined && now - c.at < 1000) return [...c.addrs]
+    const addrs = host.addrs()
+    this.addrsCache = { at: now, addrs }
+    return [...addrs]
+  }
+
   status (): ReplicationStatus {
     const host = this.host
     const connected = new Set(host?.connectedPeers() ?? [])
@@ -282,20 +298,21 @@ export class Replicator {
     const rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, this.queue?.verifier.rejected[r] ?? 0])) as Record<RejectReason, number>
     const { recentRoundMs, ...syncStats } = this.sync?.stats ?? { rounds: 0, roundErrors: 0, served: 0, serveErrors: 0, opsPulled: 0, opsServed: 0, snapshotsImported: 0, snapshotsServed: 0, recentRoundMs: [] }
     const last = recentRoundMs[recentRoundMs.length - 1]
+    const delayMs = this.queue?.delayStats()
     return {
       peerId: host?.peerId ?? this.deps.store.replicaId,
       cluster: this.opts.cluster,
       shard: this.deps.store.shard,
       running: host !== undefined,
       readerRunning: this.queue?.readerRunning ?? false,
-      listenAddrs: host?.addrs() ?? [],
+      listenAddrs: host === undefined ? [] : this.listenAddrs(host, now),
       members: (this.membership?.list() ?? []).map((m) => ({ id: m.id, via: m.via, connected: connected.has(m.id) })),
       peers,
       rejected,
       gossip: {
         ...(this.queue?.stats ?? { batchesOut: 0, opsOut: 0, batchesIn: 0, opsIn: 0, droppedWhileStopped: 0, publishErrors: 0, applyErrors: 0 }),
         ...(this.queue !== undefined ? { topic: this.queue.topic } : {}),
-        ...(this.queue?.delayStats() !== undefined ? { delayMs: this.queue.delayStats()! } : {}),
+        ...(delayMs !== undefined ? { delayMs } : {}),
         subscribers: this.queue?.subscribers() ?? [],
         meshPeers: this.queue?.meshPeers() ?? [],
       },
