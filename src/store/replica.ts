@@ -269,7 +269,8 @@ export class Replica implements ReplicaStore {
     const out: Op[] = []
     for (const origin of [...this.tracker.origins()].sort()) {
       if (out.length >= limit) break
-      out.push(...await this.log.read(origin, vv.get(origin) ?? 0, limit - out.length))
+      // A loop, not push(...xs): spreading ~100k+ ops overflows the call stack.
+      for (const op of await this.log.read(origin, vv.get(origin) ?? 0, limit - out.length)) out.push(op)
     }
     return out
   }
@@ -278,7 +279,7 @@ export class Replica implements ReplicaStore {
     const out: EncodedOp[] = []
     for (const origin of [...this.tracker.origins()].sort()) {
       if (out.length >= limit) break
-      out.push(...await this.log.readEncoded(origin, vv.get(origin) ?? 0, limit - out.length))
+      for (const e of await this.log.readEncoded(origin, vv.get(origin) ?? 0, limit - out.length)) out.push(e)
     }
     return out
   }
