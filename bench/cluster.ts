@@ -20,7 +20,9 @@
 //     C's and A's CPU per op over the catch-up from /proc.
 // Nodes run with the default compaction interval (30 s), as deployed: with 2 s every node
 // re-snapshotted its whole state every 2 s through the latency runs.
-// Usage: npm run bench:cluster [-- accounts catchup seconds]  (default 100000 30000 5)
+// Usage: npm run bench:cluster [-- accounts catchup seconds [prof]]  (default 100000 30000 5)
+// `prof`: SIGUSR2 to A and B around each writer run and to C around the catch-up, which
+// bench/cluster-prof.mjs (preloaded through NODE_OPTIONS) turns into CPU profiles.
 import '../src/polyfill.ts'
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -38,6 +40,8 @@ import { Cluster, PROJECT, ROOT, say, until, type NodeProc } from '../test/clust
 const ACCOUNTS = Number(process.argv[2] ?? 100_000)
 const CATCHUP = Number(process.argv[3] ?? 30_000)
 const SECONDS = Number(process.argv[4] ?? 5)
+/** Signal the nodes to profile the measured phases (see bench/cluster-prof.mjs). */
+const PROF = process.argv[5] === 'prof'
 /** Shortest time between two polls of B's vector (ms). */
 const POLL_MS = 5
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -135,10 +139,13 @@ async function latency (writer: NodeProc, reader: NodeProc, rate: number): Promi
   const cpuA0 = cpuMs(writer)
   const cpuB0 = cpuMs(reader)
   let w: WriterReport
+  const prof = (): void => { if (PROF) for (const n of [writer, reader]) n.proc?.kill('SIGUSR2') }
+  prof()
   try {
     w = await runWriter(writer, rate, `${rate}-${Date.now()}`)
   } finally {
     writing = false
+    prof()
   }
   wrote = w.acks.length
   await Promise.race([poller, sleep(60_000)])
@@ -232,6 +239,7 @@ async function main (): Promise<void> {
     const heal = performance.now()
     const cpuC0 = cpuMs(C)
     const cpuA0 = cpuMs(A)
+    if (PROF) C.proc?.kill('SIGUSR2')
     let lastSame = heal
     let v = await vvOf(C, A.peerId)
     if (v !== v0) say(`  warning: C was at ${v0} when stopped but at ${v} right after its banner`)
@@ -247,6 +255,7 @@ async function main (): Promise<void> {
       if (v === vStart) lastSame = at
     }
     const end = performance.now()
+    if (PROF) C.proc?.kill('SIGUSR2')
     const ops = vA - vStart
     const cpuC = cpuMs(C) - cpuC0
     const cpuA = cpuMs(A) - cpuA0
