@@ -58,7 +58,11 @@ export interface GossipQueueOptions {
   logger: ReplLogger
   /** Flush at this many ops. Default 256. */
   maxBatch?: number
-  /** Flush this long after the first queued op (ms). Default 5. */
+  /**
+   * Flush this long after the first queued op (ms). Default 10: a batch costs the two ends
+   * ~1.4 ms of CPU whatever it holds, so at 1,000 commits/s 10 ms (~10 ops a batch) instead
+   * of 5 ms (~5) cut the CPU per replicated op by about a third, for ≤ 5 ms more latency.
+   */
   maxDelayMs?: number
   /** Split batches whose encoded ops exceed this (bytes). Default 512 KiB. */
   maxBatchBytes?: number
@@ -112,7 +116,7 @@ export class GossipQueue {
   constructor (private readonly opts: GossipQueueOptions) {
     this.topic = opsTopic(opts.cluster, opts.store.shard)
     this.maxBatch = opts.maxBatch ?? 256
-    this.maxDelayMs = opts.maxDelayMs ?? 5
+    this.maxDelayMs = opts.maxDelayMs ?? 10
     this.maxBatchBytes = opts.maxBatchBytes ?? 512 * 1024
     this.signKey = signingKey(opts.secretKey)
     // Decoded with each op's bytes when both ends allow it: the store then logs those bytes

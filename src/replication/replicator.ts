@@ -42,7 +42,7 @@ export interface ReplicatorOptions {
   syncIntervalMs?: number
   /** Compaction period (ms). Default 30 000; 0 disables. */
   compactIntervalMs?: number
-  /** Gossip batching. Defaults 256 ops / 5 ms. */
+  /** Gossip batching. Defaults 256 ops / 10 ms (see GossipQueueOptions.maxDelayMs). */
   maxBatch?: number
   maxDelayMs?: number
   /** Re-dial period for configured peers (ms). Default 2000. */
