@@ -6,7 +6,8 @@
  * collapses every refusal into one 401 `invalid_api_key` with the same body, so a caller
  * cannot tell an unknown key from a revoked, expired or post-grace one.
  *
- * Cost per call: a strict parse (malformed strings never reach the store), one lookup of
+ * Cost per call: one strict parse (malformed strings never reach the store; the request
+ * chain parses once and calls `authenticateParsed`), one lookup of
  * `key/<keyId>` (a Map get: O(1) in the number of keys), one SHA-256 and a constant-time
  * compare. An unknown key id is compared against a dummy hash so it costs the same as a
  * wrong secret. Usage and failures go to the in-memory aggregator, not the store.
@@ -17,7 +18,7 @@ import { accountKey, lwwValue } from '../state/model.ts'
 import { keyProblemAt, readApiKey, type ApiKeyRecord } from '../state/api-keys.ts'
 import { effectiveTier, subscriptionOf } from '../state/subscription.ts'
 import type { ApiKeyActivity } from './api-key-activity.ts'
-import { hashSecret, parseApiKey, secretMatches, type ApiKeyEnv } from './api-key-format.ts'
+import { hashSecret, parseApiKey, secretMatches, type ApiKeyEnv, type ParsedApiKey } from './api-key-format.ts'
 import type { ApiKeyAuthenticator } from './middleware.ts'
 import type { Principal } from './principal.ts'
 
@@ -80,6 +81,11 @@ export class StoreApiKeyAuthenticator implements ApiKeyAuthenticator {
       this.activity?.failedAnonymous('malformed')
       return { code: 'NOT_FOUND' }
     }
+    return this.checkParsed(parsed, now)
+  }
+
+  /** {@link check} of a key the caller has already parsed (the request chain parses first). */
+  checkParsed (parsed: ParsedApiKey, now: number = this.now()): KeyCheck {
     const key = readApiKey(this.store, parsed.keyId)
     const ok = this.matches(key?.hash ?? DUMMY_HASH, parsed.secret)
     if (key === undefined) {
@@ -126,7 +132,16 @@ export class StoreApiKeyAuthenticator implements ApiKeyAuthenticator {
 
   async authenticate (raw: string): Promise<Principal> {
     const now = this.now()
-    const r = this.check(raw, now)
+    return this.accept(this.check(raw, now), now)
+  }
+
+  /** {@link authenticate} of an already parsed key: the middleware parses to refuse malformed keys early. */
+  async authenticateParsed (parsed: ParsedApiKey): Promise<Principal> {
+    const now = this.now()
+    return this.accept(this.checkParsed(parsed, now), now)
+  }
+
+  private accept (r: KeyCheck, now: number): Principal {
     if (r.code !== 'VALID') throw invalidApiKey()
     this.recordUse(r.key!.id, now)
     return this.principalOf(r.key!)

@@ -13,7 +13,7 @@
 import type { Context, Middleware, Next } from 'koa'
 import { FormStateError } from '../errors.ts'
 import { invalidToken, unauthenticated } from './auth-errors.ts'
-import { looksLikeApiKey, parseApiKey } from './api-key-format.ts'
+import { looksLikeApiKey, parseApiKey, type ParsedApiKey } from './api-key-format.ts'
 import type { JwtVerifier } from './jwt.ts'
 import { MAX_TOKEN_LENGTH } from './jwt.ts'
 import { assertSameProject, type Principal } from './principal.ts'
@@ -23,6 +23,8 @@ import { SERVICE_NAME_RE, type ServiceVerifier } from './service-auth.ts'
 export interface ApiKeyAuthenticator {
   /** The key's principal, or throws FormStateError('invalid_api_key'). */
   authenticate (raw: string): Promise<Principal>
+  /** The same for a key already parsed here (saves the second strict parse, ~1 µs a request). */
+  authenticateParsed? (parsed: ParsedApiKey): Promise<Principal>
 }
 
 /** What `authenticate()` needs. */
@@ -66,8 +68,9 @@ function bearer (value: string): string {
 
 async function viaApiKey (raw: string, apiKeys: ApiKeyAuthenticator | undefined): Promise<Principal> {
   // Malformed keys are refused here without a store lookup.
-  if (apiKeys === undefined || parseApiKey(raw) === null) throw invalidApiKey()
-  return apiKeys.authenticate(raw)
+  const parsed = apiKeys === undefined ? null : parseApiKey(raw)
+  if (apiKeys === undefined || parsed === null) throw invalidApiKey()
+  return apiKeys.authenticateParsed !== undefined ? apiKeys.authenticateParsed(parsed) : apiKeys.authenticate(raw)
 }
 
 /** Resolves the request's principal, or undefined when it carries no credentials. */
