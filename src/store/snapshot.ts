@@ -33,9 +33,10 @@ export interface SnapshotHeader {
 export const ENTITIES_PER_SLICE = 256
 
 /**
- * `encodeChunks` that yields to the event loop every `ENTITIES_PER_SLICE` entities: a
- * snapshot of 100k accounts is 1–2 s of CPU, which as one synchronous block stalled every
- * request and every gossip batch of the node (the write-to-visible tail).
+ * Encodes the whole state into chunks, yielding to the event loop every
+ * `ENTITIES_PER_SLICE` entities: a snapshot of 100k accounts is 1–2 s of CPU, which as one
+ * synchronous block stalled every request and every gossip batch of the node (the
+ * write-to-visible tail).
  *
  * The cut is fuzzy: the caller takes the header's tracker before calling, the set of
  * entities is fixed at the call, and each entity is encoded as it is when reached, so the
@@ -67,29 +68,6 @@ export async function encodeChunksYielding (state: StateMap, chunkBytes = CHUNK_
   }
   if (count > 0) flush()
   return { chunks: out, entities: targets.length }
-}
-
-/** Encode the whole state into chunks (synchronous: a consistent cut of memory). */
-export function encodeChunks (state: StateMap, chunkBytes = CHUNK_BYTES): Uint8Array[] {
-  const out: Uint8Array[] = []
-  let w = new Writer(Math.min(chunkBytes, 1 << 16))
-  let body = new Writer(Math.min(chunkBytes, 1 << 16))
-  let count = 0
-  const flush = (): void => {
-    w.uint(count).raw(body.finish())
-    out.push(w.finish())
-    w = new Writer(64)
-    body = new Writer(Math.min(chunkBytes, 1 << 16))
-    count = 0
-  }
-  for (const t of state.targets()) {
-    body.string(t)
-    state.encodeEntity(body, t)
-    count++
-    if (body.pos >= chunkBytes) flush()
-  }
-  if (count > 0) flush()
-  return out
 }
 
 /** Decode one chunk, merging its entities into `state`. Returns the entity count. */
