@@ -21,6 +21,7 @@ import { bucketOf, RESOLUTIONS } from '../../src/state/windows.ts'
 import { memoryLevelKv } from '../../src/store/level-kv.ts'
 import { Replica } from '../../src/store/replica.ts'
 import type { Op } from '../../src/store/types.ts'
+import { LossyLink } from '../support/lossy-link.ts'
 import { rng, testSeed } from '../support/seed.ts'
 
 const HOUR = 3_600_000
@@ -164,7 +165,6 @@ test('lifecycle events are dropped past their retention as the key changes, on e
   }
 })
 
-
 test('two replicas counting across windows and horizon bumps, exchanging ops late, duplicated and reordered, converge with exact retained totals', async () => {
   const seed = testSeed('audit-windows convergence')
   const rand = rng(seed)
@@ -173,7 +173,7 @@ test('two replicas counting across windows and horizon bumps, exchanging ops lat
   try {
     const keyId = await withKey(a)
     await b.applyRemote(await a.opsAfter(b.versionVector(), 1000))
-    const inFlight: Array<{ to: Replica, op: Op }> = []
+    const link = new LossyLink(rand)
     const written: Array<{ at: number, n: number, reason?: 'bad_secret' | 'expired' }> = []
     let at = T0
     for (let i = 0; i < 300; i++) {
@@ -185,16 +185,10 @@ test('two replicas counting across windows and horizon bumps, exchanging ops lat
       if (rand() < 0.3) counts.push({ at, n: 1 + Math.floor(rand() * 5), reason: rand() < 0.5 ? 'bad_secret' : 'expired' })
       const op = await from.commit(apiKeyKey(keyId), keyActivityChanges(from, keyId, counts, at))
       for (const c of counts) written.push({ at: c.at, n: c.n, ...(c.reason !== undefined ? { reason: c.reason as 'bad_secret' | 'expired' } : {}) })
-      inFlight.push({ to, op })
-      if (rand() < 0.4 && inFlight.length > 0) {
-        const k = Math.floor(rand() * inFlight.length)
-        const m = inFlight[k]!
-        await m.to.applyRemote([m.op])
-        if (rand() < 0.7) inFlight.splice(k, 1)
-      }
+      link.send(to, op)
+      await link.maybeDeliver()
     }
-    inFlight.sort(() => rand() - 0.5)
-    for (const m of inFlight) await m.to.applyRemote([m.op])
+    await link.heal()
     const target = apiKeyKey(keyId)
     assert.equal(a.entityDigests(target).get(target), b.entityDigests(target).get(target))
     for (const res of ['hour', 'day'] as const) {

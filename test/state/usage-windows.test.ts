@@ -17,6 +17,7 @@ import { bucketOf, RESOLUTION_NAMES, RESOLUTIONS } from '../../src/state/windows
 import { memoryLevelKv } from '../../src/store/level-kv.ts'
 import { Replica } from '../../src/store/replica.ts'
 import type { Op } from '../../src/store/types.ts'
+import { LossyLink } from '../support/lossy-link.ts'
 import { rng, testSeed } from '../support/seed.ts'
 
 const PRICE = { per_1k_input: 1, per_1k_output: 2 } // 100 in + 40 out → 1 credit (rounded up)
@@ -130,7 +131,6 @@ test('the raw-state view shows each replica\'s contribution per window and the h
   }
 })
 
-
 test('two replicas writing across windows and horizon bumps, exchanging ops late, duplicated and reordered, converge; a third bootstrapped from a snapshot midway too', async () => {
   const seed = testSeed('usage-windows convergence')
   const rand = rng(seed)
@@ -140,7 +140,7 @@ test('two replicas writing across windows and horizon bumps, exchanging ops late
   try {
     const id = await fundedAccount(a)
     await b.applyRemote(await a.opsAfter(b.versionVector(), 1000))
-    const inFlight: Array<{ to: Replica, op: Op }> = []
+    const link = new LossyLink(rand)
     const written: Array<{ at: number, credits: number }> = []
     const all: Op[] = []
     let at = T0
@@ -150,21 +150,15 @@ test('two replicas writing across windows and horizon bumps, exchanging ops late
       const out = invokeModel(from, DEFAULT_BILLING_CONFIG, id, `m${i % 2}`, PRICE, 100 + Math.floor(rand() * 900), 40, at)
       written.push({ at, credits: out.cost })
       const op = await out.durable!
-      inFlight.push({ to, op })
+      link.send(to, op)
       all.push(op)
       // C joins from A's snapshot (windowed states encoded, decoded and merged by the store).
       if (i === 200) await c.importSnapshot(await a.exportSnapshot())
       // Deliver a random op now and then (possibly twice); many stay in flight for a long time.
-      if (rand() < 0.4 && inFlight.length > 0) {
-        const k = Math.floor(rand() * inFlight.length)
-        const m = inFlight[k]!
-        await m.to.applyRemote([m.op])
-        if (rand() < 0.7) inFlight.splice(k, 1)
-      }
+      await link.maybeDeliver()
     }
     // Heal: everything left, in random order.
-    inFlight.sort(() => rand() - 0.5)
-    for (const m of inFlight) await m.to.applyRemote([m.op])
+    await link.heal()
     all.sort(() => rand() - 0.5)
     for (const op of all) await c.applyRemote([op])
     const target = accountKey(id)
