@@ -14,25 +14,18 @@ import { createAccountChanges } from '../../src/state/account.ts'
 import { hmapHorizon, hmapSize, type HorizonMap } from '../../crdt/hmap.ts'
 import { EVENT_RETENTION_MS, EVENTS_FIELD, failField, keyActivityChanges, keyEvents, type KeyCount, keyUsageBuckets, USE_FIELD } from '../../src/state/api-key-audit.ts'
 import { createKeyOps, updateKeyChanges } from '../../src/state/api-keys.ts'
-import { marketplaceKinds } from '../../src/state/kinds.ts'
 import { accountKey, apiKeyKey, KIND } from '../../src/state/model.ts'
 import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
 import { bucketOf, RESOLUTIONS } from '../../src/state/windows.ts'
-import { memoryLevelKv } from '../../src/store/level-kv.ts'
-import { Replica } from '../../src/store/replica.ts'
+import type { Replica } from '../../src/store/replica.ts'
 import type { Op } from '../../src/store/types.ts'
 import { LossyLink } from '../support/lossy-link.ts'
 import { rng, testSeed } from '../support/seed.ts'
+import { marketplaceReplica as replica } from '../support/marketplace-replica.ts'
 
 const HOUR = 3_600_000
 const DAY = 86_400_000
 const T0 = Date.UTC(2026, 0, 1)
-
-async function replica (id: string): Promise<Replica> {
-  const r = new Replica({ replicaId: id, kv: memoryLevelKv(), kinds: marketplaceKinds(), durability: 'none' })
-  await r.start()
-  return r
-}
 
 async function withKey (r: Replica): Promise<string> {
   const { id: accountId, changes } = createAccountChanges(r, DEFAULT_BILLING_CONFIG, 'proj_demo', 'u@demo', T0)

@@ -7,12 +7,11 @@ import { StoreApiKeyAuthenticator } from '../../src/auth/api-key-auth.ts'
 import { generateApiKey } from '../../src/auth/api-key-format.ts'
 import { createAccountChanges } from '../../src/state/account.ts'
 import { createKeyOps, readApiKey, revokeKeyOps, rotateOldKeyChanges, updateKeyChanges } from '../../src/state/api-keys.ts'
-import { marketplaceKinds } from '../../src/state/kinds.ts'
 import { accountKey, apiKeyKey } from '../../src/state/model.ts'
 import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
-import { memoryLevelKv } from '../../src/store/level-kv.ts'
 import { Replica } from '../../src/store/replica.ts'
 import { FAST_RATE, startKeysDevnet, USER, type KeysDevnet } from './helpers.ts'
+import { marketplaceReplica as replica, exchange } from '../support/marketplace-replica.ts'
 
 let d: KeysDevnet
 before(async () => { d = await startKeysDevnet({ billing: { tiers: { ...FAST_RATE.tiers, free: { ...FAST_RATE.tiers.free, api_key_limit: 100 } } } }) })
@@ -44,19 +43,6 @@ test('rotate and revoke sent together: the old key ends revoked, whichever ran f
   // Every order is a legal outcome: rotate first (201, then revoke 200) or revoke first (rotate 409).
   for (const o of outcomes) assert.ok(['201/200', '200/201', '409/200', '200/409'].includes(o), o)
 })
-
-async function replica (id: string): Promise<Replica> {
-  const r = new Replica({ replicaId: id, kv: memoryLevelKv(), kinds: marketplaceKinds() })
-  await r.start()
-  return r
-}
-
-async function exchange (a: Replica, b: Replica): Promise<void> {
-  const toB = await a.opsAfter(b.versionVector(), 10_000)
-  const toA = await b.opsAfter(a.versionVector(), 10_000)
-  await b.applyRemote(toB)
-  await a.applyRemote(toA)
-}
 
 test('rotate + rename on one replica, revoke on another: after merging both ways the old key is revoked on both', async () => {
   const a = await replica('A')

@@ -11,21 +11,14 @@ import assert from 'node:assert/strict'
 import { generateApiKey } from '../../src/auth/api-key-format.ts'
 import { createAccountChanges } from '../../src/state/account.ts'
 import { createKeyOps, keyStatusAt, lineageOf, readApiKey, revokeKeyOps, rotateOldKeyChanges } from '../../src/state/api-keys.ts'
-import { marketplaceKinds } from '../../src/state/kinds.ts'
 import { accountKey, apiKeyKey } from '../../src/state/model.ts'
 import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
-import { memoryLevelKv } from '../../src/store/level-kv.ts'
-import { Replica } from '../../src/store/replica.ts'
+import type { Replica } from '../../src/store/replica.ts'
 import { rng, testSeed } from '../support/seed.ts'
+import { marketplaceReplica as replica } from '../support/marketplace-replica.ts'
 
 const NOW = 1_800_000_000_000
 const GRACE = 10 * 86_400_000 // nothing expires during a run
-
-async function replica (id: string): Promise<Replica> {
-  const r = new Replica({ replicaId: id, kv: memoryLevelKv(), kinds: marketplaceKinds() })
-  await r.start()
-  return r
-}
 
 /** `to` receives everything `from` has that it lacks. */
 async function send (from: Replica, to: Replica): Promise<void> {

@@ -9,29 +9,15 @@ import { generateApiKey } from '../../src/auth/api-key-format.ts'
 import { createAccountChanges } from '../../src/state/account.ts'
 import { keyEvents } from '../../src/state/api-key-audit.ts'
 import { activeKeyCount, createKeyOps, keyStatusAt, lineageOf, readApiKey, revokeKeyOps, rotateOldKeyChanges } from '../../src/state/api-keys.ts'
-import { marketplaceKinds } from '../../src/state/kinds.ts'
 import { gmapPut } from '../../crdt/gmap.ts'
 import { accountKey, apiKeyKey, KIND } from '../../src/state/model.ts'
 import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
-import { memoryLevelKv } from '../../src/store/level-kv.ts'
-import { Replica } from '../../src/store/replica.ts'
+import type { Replica } from '../../src/store/replica.ts'
+import { marketplaceReplica as replica, exchange } from '../support/marketplace-replica.ts'
 
 const NOW = 1_800_000_000_000
 const GRACE = 3_600_000
 type Key = { keyId: string, display: string }
-
-async function replica (id: string): Promise<Replica> {
-  const r = new Replica({ replicaId: id, kv: memoryLevelKv(), kinds: marketplaceKinds() })
-  await r.start()
-  return r
-}
-
-async function exchange (a: Replica, b: Replica): Promise<void> {
-  const toB = await a.opsAfter(b.versionVector(), 10_000)
-  const toA = await b.opsAfter(a.versionVector(), 10_000)
-  await b.applyRemote(toB)
-  await a.applyRemote(toA)
-}
 
 async function commitOps (r: Replica, ops: Array<{ target: string, changes: any[] }>): Promise<void> {
   for (const op of ops) await r.commit(op.target, op.changes)

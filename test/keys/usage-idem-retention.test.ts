@@ -6,23 +6,16 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { hmapHorizon, hmapSize, type HorizonMap } from '../../crdt/hmap.ts'
 import { createAccountChanges } from '../../src/state/account.ts'
-import { marketplaceKinds } from '../../src/state/kinds.ts'
 import { accountKey } from '../../src/state/model.ts'
 import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
 import { recordedUsage, recordUsageOnce, USAGE_KEY_RETENTION_MS, USAGE_KEYS_FIELD } from '../../src/state/usage-idempotency.ts'
 import { usageRows } from '../../src/state/usage.ts'
-import { memoryLevelKv } from '../../src/store/level-kv.ts'
-import { Replica } from '../../src/store/replica.ts'
+import type { Replica } from '../../src/store/replica.ts'
+import { marketplaceReplica as replica } from '../support/marketplace-replica.ts'
 
 const HOUR = 3_600_000
 const DAY = 86_400_000
 const T0 = Date.UTC(2026, 0, 1)
-
-async function replica (id: string): Promise<Replica> {
-  const r = new Replica({ replicaId: id, kv: memoryLevelKv(), kinds: marketplaceKinds(), durability: 'none' })
-  await r.start()
-  return r
-}
 
 function keysHeld (r: Replica, accountId: string): HorizonMap {
   return r.field(accountKey(accountId), USAGE_KEYS_FIELD)!.state as HorizonMap

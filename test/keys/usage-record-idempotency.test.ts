@@ -8,11 +8,10 @@ import { accountKey } from '../../src/state/model.ts'
 import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
 import { recordUsageOnce, recordedUsage, USAGE_KEYS_FIELD } from '../../src/state/usage-idempotency.ts'
 import { usageRows } from '../../src/state/usage.ts'
-import { memoryLevelKv } from '../../src/store/level-kv.ts'
-import { Replica } from '../../src/store/replica.ts'
-import { marketplaceKinds } from '../../src/state/kinds.ts'
+import type { Replica } from '../../src/store/replica.ts'
 import { assertProblem } from '../api/problem.ts'
 import { startKeysDevnet, USER, type KeysDevnet } from './helpers.ts'
+import { marketplaceReplica as replica } from '../support/marketplace-replica.ts'
 
 let d: KeysDevnet
 let account: string
@@ -80,12 +79,6 @@ test('the same key with another body is a 409 naming idempotency_key; bad keys a
   assert.equal(d.node.store.digest(), digest, 'no refused call changed the state')
   assert.equal(await tokensIn('idem-c'), 5)
 })
-
-async function replica (id: string): Promise<Replica> {
-  const r = new Replica({ replicaId: id, kv: memoryLevelKv(), kinds: marketplaceKinds() })
-  await r.start()
-  return r
-}
 
 function total (r: Replica, accountId: string, model: string, now: number): Record<string, number> {
   const out: Record<string, number> = {}

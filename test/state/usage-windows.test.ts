@@ -7,29 +7,22 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { type WindowedCounter, windowedEach } from '../../crdt/wcounter.ts'
 import { ensureAccount, grantCredits } from '../../src/state/billing-actions.ts'
-import { marketplaceKinds } from '../../src/state/kinds.ts'
 import { invokeModel } from '../../src/state/metering.ts'
 import { accountKey, KIND } from '../../src/state/model.ts'
 import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
 import { SPENT_FIELD, spendRows, usageField } from '../../src/state/usage.ts'
 import { usageStats } from '../../src/state/usage-summary.ts'
 import { bucketOf, RESOLUTION_NAMES, RESOLUTIONS } from '../../src/state/windows.ts'
-import { memoryLevelKv } from '../../src/store/level-kv.ts'
-import { Replica } from '../../src/store/replica.ts'
+import type { Replica } from '../../src/store/replica.ts'
 import type { Op } from '../../src/store/types.ts'
 import { LossyLink } from '../support/lossy-link.ts'
 import { rng, testSeed } from '../support/seed.ts'
+import { marketplaceReplica as replica } from '../support/marketplace-replica.ts'
 
 const PRICE = { per_1k_input: 1, per_1k_output: 2 } // 100 in + 40 out → 1 credit (rounded up)
 const T0 = Date.UTC(2026, 0, 1)
 const MIN = 60_000
 const DAY = 86_400_000
-
-async function replica (id: string): Promise<Replica> {
-  const r = new Replica({ replicaId: id, kv: memoryLevelKv(), kinds: marketplaceKinds(), durability: 'none' })
-  await r.start()
-  return r
-}
 
 async function fundedAccount (r: Replica): Promise<string> {
   const { id } = await ensureAccount(r, DEFAULT_BILLING_CONFIG, 'p1', 'alice', T0)
