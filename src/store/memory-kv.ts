@@ -13,23 +13,13 @@
  * the bytewise order of the keys. Values are stored as given (like memory-level's `view`
  * store encoding): callers hand over buffers they no longer mutate.
  */
+import { lowerBound } from './sorted-strings.ts'
 import type { KvEntry, KvRange, KvStore, KvWrite } from './storage.ts'
 
 function keyString (key: Uint8Array): string {
   let s = ''
   for (let i = 0; i < key.length; i++) s += String.fromCharCode(key[i]!)
   return s
-}
-
-function lowerBound (keys: readonly string[], k: string): number {
-  let lo = 0
-  let hi = keys.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (keys[mid]! < k) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }
 
 class MemoryKv implements KvStore {

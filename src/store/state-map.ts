@@ -12,6 +12,7 @@ import type { Reader, Writer } from '../../crdt/codec.ts'
 import type { AnyCrdtType } from '../../crdt/types.ts'
 import { FormStateError } from '../errors.ts'
 import { toFormStateError } from './errors.ts'
+import { lowerBound } from './sorted-strings.ts'
 import type { Change, FieldState, KindRegistry } from './types.ts'
 
 /** `[field0, kind0, field1, kind1, …]` sorted by field; frozen, shared between entities. */
@@ -224,13 +225,7 @@ export class StateMap {
     const all = this.sorted
     if (prefix === undefined) return all.slice()
     // Keys with the prefix are one run of the sorted keys, starting at its lower bound.
-    let lo = 0
-    let hi = all.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (all[mid]! < prefix) lo = mid + 1
-      else hi = mid
-    }
+    const lo = lowerBound(all, prefix)
     let end = lo
     while (end < all.length && all[end]!.startsWith(prefix)) end++
     return all.slice(lo, end)
