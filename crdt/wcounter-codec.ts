@@ -4,23 +4,28 @@
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
 import { none } from './flat.ts'
-import { MAX_WINDOW_SLOTS, slotCount, type WindowedCounter, type WindowedDelta, type WindowedPart } from './wcounter-layout.ts'
+import {
+  entriesAt, MAX_WINDOW_SLOTS, sharedHorizon, slotCount, slotEnd, type WindowedCounter, type WindowedDelta, type WindowedPart,
+} from './wcounter-layout.ts'
 
 function keyTable (s: WindowedCounter): string[] {
   const seen = new Set<string>()
-  for (let p = 0; p < s.length; p += 2 + 3 * (s[p + 1] as number)) {
-    const end = p + 2 + 3 * (s[p + 1] as number)
-    for (let q = p + 3; q < end; q += 3) seen.add(s[q] as string)
+  for (let p = 0; p < s.length; p = slotEnd(s, p)) {
+    const e = entriesAt(s, p)
+    for (let q = p + 3; q < e; q += 2) seen.add(s[q] as string)
+    for (let q = e + 1; q < slotEnd(s, p); q += 3) seen.add(s[q] as string)
   }
   return [...seen].sort()
 }
 
 /**
- * Slot count; the table of replica keys (ascending, each used somewhere); per slot:
- * horizon, bucket count, then each bucket as its gap from the horizon (first) or from the
- * previous bucket + 1, followed by its entries as (key index, total) with indices
- * ascending. Gaps keep bucket numbers to a byte or two and make ascending order a property
- * of the encoding; the key table writes each replica id once instead of once per bucket.
+ * Slot count; the table of replica keys (ascending, each used somewhere); per slot: the
+ * per-replica horizons as a count then (key index, horizon) with indices ascending, bucket
+ * count, then each bucket as its gap from the shared horizon (first; it is derived from
+ * the per-replica ones, not written) or from the previous bucket + 1, followed by its
+ * entries as (key index, total) with indices ascending. Gaps keep bucket numbers to a
+ * byte or two and make ascending order a property of the encoding; the key table writes
+ * each replica id once instead of once per bucket.
  */
 export function encodeState (w: Writer, s: WindowedCounter): void {
   const n = slotCount(s)
@@ -31,14 +36,17 @@ export function encodeState (w: Writer, s: WindowedCounter): void {
   for (const k of keys) w.string(k)
   const index = new Map<string, number>()
   keys.forEach((k, i) => index.set(k, i))
-  for (let p = 0; p < s.length; p += 2 + 3 * (s[p + 1] as number)) {
-    const h = s[p] as number
-    const end = p + 2 + 3 * (s[p + 1] as number)
+  for (let p = 0; p < s.length; p = slotEnd(s, p)) {
+    const g = s[p] as number
+    const start = entriesAt(s, p)
+    const end = slotEnd(s, p)
+    w.uint(s[p + 1] as number)
+    for (let q = p + 3; q < start; q += 2) w.uint(index.get(s[q] as string)!).uint(s[q + 1] as number)
     let buckets = 0
-    for (let q = p + 2; q < end; q += 3) if (q === p + 2 || s[q] !== s[q - 3]) buckets++
-    w.uint(h).uint(buckets)
-    let next = h
-    let q = p + 2
+    for (let q = start; q < end; q += 3) if (q === start || s[q] !== s[q - 3]) buckets++
+    w.uint(buckets)
+    let next = g
+    let q = start
     while (q < end) {
       const b = s[q] as number
       let m = q
@@ -50,6 +58,11 @@ export function encodeState (w: Writer, s: WindowedCounter): void {
   }
 }
 
+/**
+ * Decodes a state, refusing with `decode_invalid` anything the type cannot produce: keys
+ * out of order or unused, a zero horizon or total, a per-replica horizon below the shared
+ * one, an entry below its replica's threshold, a trailing empty slot.
+ */
 export function decodeState (r: Reader): WindowedCounter {
   const n = r.count(MAX_WINDOW_SLOTS)
   if (n === 0) return none()
@@ -61,32 +74,53 @@ export function decodeState (r: Reader): WindowedCounter {
     keys.push(k)
   }
   const used = new Uint8Array(nk)
+  const own: number[] = new Array<number>(nk).fill(0)
   const out: WindowedCounter = []
   for (let i = 0; i < n; i++) {
-    const h = r.uint()
-    const count = r.count()
-    if (h === 0 && count === 0 && i === n - 1) throw new CrdtError('decode_invalid', 'trailing empty window slot')
+    const hn = r.count(nk)
     const head = out.length
-    out.push(h, 0)
-    let next = h
+    out.push(0, hn, 0)
+    const hs: number[] = []
+    const his: number[] = []
+    let prev = -1
+    for (let j = 0; j < hn; j++) {
+      const ki = r.uint()
+      if (ki >= nk || ki <= prev) throw new CrdtError('decode_invalid', `horizon key index ${ki} out of order or range`)
+      prev = ki
+      used[ki] = 1
+      const h = r.uint()
+      if (h === 0) throw new CrdtError('decode_invalid', 'zero replica horizon')
+      own[ki] = h
+      hs.push(h)
+      his.push(ki)
+      out.push(keys[ki]!, h)
+    }
+    const g = sharedHorizon(hs)
+    for (const h of hs) if (h < g) throw new CrdtError('decode_invalid', `replica horizon ${h} below the shared horizon ${g}`)
+    out[head] = g
+    const count = r.count()
+    if (hn === 0 && count === 0 && i === n - 1) throw new CrdtError('decode_invalid', 'trailing empty window slot')
+    let next = g
     for (let j = 0; j < count; j++) {
       const b = next + r.uint()
       if (!Number.isSafeInteger(b)) throw new CrdtError('decode_invalid', 'bucket overflows 2^53')
       next = b + 1
       const entries = r.count(nk)
       if (entries === 0) throw new CrdtError('decode_invalid', `empty counter in bucket ${b}`)
-      let prev = -1
+      let prevKey = -1
       for (let k = 0; k < entries; k++) {
         const ki = r.uint()
-        if (ki >= nk || ki <= prev) throw new CrdtError('decode_invalid', `key index ${ki} out of order or range`)
-        prev = ki
+        if (ki >= nk || ki <= prevKey) throw new CrdtError('decode_invalid', `key index ${ki} out of order or range`)
+        prevKey = ki
+        if (b < own[ki]!) throw new CrdtError('decode_invalid', `entry in bucket ${b} below its replica's horizon ${own[ki]}`)
         used[ki] = 1
         const v = r.uint()
         if (v === 0) throw new CrdtError('decode_invalid', `zero entry in bucket ${b}`)
         out.push(b, keys[ki]!, v)
       }
     }
-    out[head + 1] = (out.length - head - 2) / 3
+    out[head + 2] = (out.length - head - 3 - 2 * hn) / 3
+    for (const ki of his) own[ki] = 0
   }
   if (used.indexOf(0) >= 0) throw new CrdtError('decode_invalid', 'unused replica key in table')
   return out.slice()
@@ -140,4 +174,3 @@ export function decodeDelta (r: Reader): WindowedDelta {
   return { key, parts }
 }
 
-/** Per slot: `[bucket, total]` pairs ascending. */

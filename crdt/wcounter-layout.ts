@@ -8,12 +8,17 @@ import { CrdtError } from './errors.ts'
 export const MAX_WINDOW_SLOTS = 8
 
 /**
- * One flat array: per slot, in slot order, `h, n` (horizon, entry count) then `n` entries
- * `bucket, key, total` sorted by (bucket, key), buckets ≥ h, totals > 0. Slots past the
- * end are empty and trailing empty slots are never stored, so equal states are equal
- * arrays. One array per field instead of a map of counter arrays per slot: a quiet
- * account's counter (one bucket per resolution) is ~170 bytes, not ~550. Opaque outside
- * crdt/.
+ * One flat array: per slot, in slot order, a header `g, hn, n` (the shared horizon, the
+ * number of per-replica horizons, the entry count), then `hn` pairs `key, h` sorted by key
+ * (each replica's own horizon: the largest it wrote), then `n` entries `bucket, key, total`
+ * sorted by (bucket, key), totals > 0.
+ *
+ * `g` is {@link sharedHorizon} of the `h`s (the second highest), and pairs with `h < g`
+ * are not stored (they can no longer matter: see wcounter.ts). An entry of replica `k` is
+ * held only when `bucket ≥ max(g, h_k)`. Slots past the end are empty and trailing empty
+ * slots are never stored, so equal states are equal arrays. One array per field instead
+ * of a map of counter arrays per slot: a quiet account's counter stays ~200 bytes.
+ * Opaque outside crdt/.
  */
 export type WindowedCounter = Array<number | string>
 
@@ -25,7 +30,7 @@ export interface WindowedPart {
   readonly horizon: number
 }
 
-/** A delta: one replica's new totals, at most one part per slot, slots ascending. */
+/** A delta: one replica's new totals and own horizons, at most one part per slot, slots ascending. */
 export interface WindowedDelta {
   readonly key: string
   readonly parts: readonly WindowedPart[]
@@ -36,7 +41,7 @@ export interface WindowedIncrement {
   slot: number
   bucket: number
   n: number
-  /** Oldest bucket the writer retains (buckets below are dropped); 0 = no pruning. */
+  /** Oldest bucket the writer retains (its own older buckets are dropped); 0 = no pruning. */
   horizon: number
 }
 
@@ -45,12 +50,22 @@ export function checkIndex (n: number, what: string, code: 'invalid_delta' | 'de
   if (!Number.isSafeInteger(n) || n < 0) throw new CrdtError(code, `${what} must be a non-negative safe integer, got ${n}`)
 }
 
+/** Offset just past the slot whose header is at `p`. */
+export function slotEnd (s: WindowedCounter, p: number): number {
+  return p + 3 + 2 * (s[p + 1] as number) + 3 * (s[p + 2] as number)
+}
+
+/** Offset of the first entry of the slot whose header is at `p`. */
+export function entriesAt (s: WindowedCounter, p: number): number {
+  return p + 3 + 2 * (s[p + 1] as number)
+}
+
 /** Offset of slot `i`'s header, or -1 when the slot lies past the end (empty). */
 export function slotAt (s: WindowedCounter, i: number): number {
   let p = 0
   for (let j = 0; j < i; j++) {
     if (p >= s.length) return -1
-    p += 2 + 3 * (s[p + 1] as number)
+    p = slotEnd(s, p)
   }
   return p < s.length ? p : -1
 }
@@ -58,8 +73,28 @@ export function slotAt (s: WindowedCounter, i: number): number {
 /** Number of slots stored. */
 export function slotCount (s: WindowedCounter): number {
   let n = 0
-  for (let p = 0; p < s.length; p += 2 + 3 * (s[p + 1] as number)) n++
+  for (let p = 0; p < s.length; p = slotEnd(s, p)) n++
   return n
+}
+
+/** `key`'s own horizon stored in the slot at header `p` (0 when none is stored). */
+export function ownHorizon (s: WindowedCounter, p: number, key: string): number {
+  const end = p + 3 + 2 * (s[p + 1] as number)
+  for (let q = p + 3; q < end; q += 2) if (s[q] === key) return s[q + 1] as number
+  return 0
+}
+
+/**
+ * The horizon one replica alone cannot push: the second highest of the per-replica
+ * horizons `hs` (ties count twice), 0 when fewer than two. Monotone in every entry.
+ */
+export function sharedHorizon (hs: readonly number[]): number {
+  let top = 0
+  let second = 0
+  for (const h of hs) {
+    if (h > top) { second = top; top = h } else if (h > second) second = h
+  }
+  return second
 }
 
 /** (bucket, key) order of entries. */
@@ -69,9 +104,9 @@ export function cmp (b1: number, k1: string, b2: number, k2: string): number {
 
 /** Offset of the entry (bucket, key) in the slot at header `p`, or -1. The newest bucket is last: look there first. */
 export function findEntry (s: WindowedCounter, p: number, bucket: number, key: string): number {
-  const n = s[p + 1] as number
+  const n = s[p + 2] as number
   if (n === 0) return -1
-  const base = p + 2
+  const base = entriesAt(s, p)
   const last = base + 3 * (n - 1)
   const c = cmp(s[last] as number, s[last + 1] as string, bucket, key)
   if (c === 0) return last
@@ -89,4 +124,3 @@ export function findEntry (s: WindowedCounter, p: number, bucket: number, key: s
   const q = base + 3 * lo
   return cmp(s[q] as number, s[q + 1] as string, bucket, key) === 0 ? q : -1
 }
-

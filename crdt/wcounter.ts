@@ -1,20 +1,43 @@
 /**
  * Windowed G-counter with retention: one state holds, for each resolution slot (e.g.
- * minute / hour / day), a map bucket → G-counter (per-replica entries) and a horizon, a
- * max register below which buckets are dropped. The type knows nothing of time: buckets
- * and horizons are integers the caller derives from its clock and bucket sizes.
+ * minute / hour / day), a map bucket → G-counter (per-replica entries) and the horizons
+ * below which buckets are dropped. The type knows nothing of time: buckets and horizons
+ * are integers the caller derives from its clock and bucket sizes.
  *
- * Join = max of horizons, then pointwise max of entries restricted to buckets ≥ the
- * horizon. Restricting to `≥ h` commutes with the pointwise max and two restrictions
- * compose as one at the larger horizon, so the join stays commutative, associative and
- * idempotent (property-tested in test/crdt/wcounter.test.ts). A bucket once below the
- * horizon is gone everywhere: a late increment for it is a no-op on every replica alike,
- * so replicas still converge, and the state is bounded by retention instead of growing
- * with every window ever written.
+ * Retention that one bad clock cannot break. Each replica `r` carries its own horizon
+ * `h_r` (a max register per replica: the oldest bucket its clock still retains), and the
+ * slot has a shared horizon `g` = the second highest `h_r` (0 while fewer than two
+ * replicas have one). Replica `k`'s entry in bucket `b` is held only when
+ * `b ≥ T_k = max(h_k, g)`:
+ * - a replica prunes its own entries by its own clock, so a single writer (the devnet, an
+ *   account only one node serves) stays bounded by retention on its own;
+ * - nobody else's entries are dropped by one replica alone: a clock hours or days ahead
+ *   raises only its own `h` and, being the top one, not `g`. It takes two replicas past a
+ *   bucket to drop other replicas' entries in it (honest clocks agree within the drift
+ *   limit, so that is normal retention).
+ * - A replica that stops writing keeps its `h` and its entries (at most one retention of
+ *   buckets, all ≥ its `h`) until two others have moved past them; then they go, and its
+ *   `h` too (pairs below `g` are not stored, they no longer change any `T`). So while two
+ *   or more replicas keep writing the state is bounded by the retention of the active
+ *   writers; while only one does, by that plus the last retention of each replica that
+ *   stopped (frozen, hidden on read by the caller's own clock, gone when a second writer
+ *   appears). A lone fast clock gets no more: it can only hold its own future buckets.
+ * The obvious alternative, "the only `h` when one replica has written, else the second
+ * highest", is not monotone (a second, slower replica would lower the horizon), and a
+ * non-monotone horizon breaks associativity; the per-replica `T_k` is what keeps
+ * single-writer pruning without it.
  *
- * One delta carries one replica's new totals for any number of slots plus a horizon bump
- * per slot, so a metered call is one change per counter (not one per window) and pruning
- * needs no ops of its own: it rides on the next write.
+ * Join = pointwise max of the per-replica horizons, then pointwise max of entries, each
+ * restricted to `b ≥ T_k` of the joined horizons. Every `T_k` is monotone in every `h`, so
+ * restricting commutes with the pointwise max and two restrictions compose as one at the
+ * larger thresholds: the join stays commutative, associative and idempotent
+ * (property-tested in test/crdt/wcounter.test.ts, with a replica's clock arbitrarily
+ * ahead). An entry once below its `T_k` is gone everywhere: a late increment for it is a
+ * no-op on every replica alike, so replicas still converge.
+ *
+ * One delta carries one replica's new totals for any number of slots plus its own horizon
+ * bump per slot, so a metered call is one change per counter (not one per window) and
+ * pruning needs no ops of its own: it rides on the next write.
  */
 import { CrdtError } from './errors.ts'
 import { checkAmount } from './gcounter.ts'
@@ -22,7 +45,7 @@ import { flatEquals, none } from './flat.ts'
 import type { CrdtType } from './types.ts'
 import { decodeDelta, decodeState, encodeDelta, encodeState } from './wcounter-codec.ts'
 import {
-  checkIndex, cmp, findEntry, MAX_WINDOW_SLOTS, slotAt, slotCount,
+  checkIndex, cmp, entriesAt, findEntry, MAX_WINDOW_SLOTS, ownHorizon, sharedHorizon, slotAt, slotCount, slotEnd,
   type WindowedCounter, type WindowedDelta, type WindowedIncrement, type WindowedPart,
 } from './wcounter-layout.ts'
 
@@ -30,9 +53,9 @@ export { MAX_WINDOW_SLOTS, type WindowedCounter, type WindowedDelta, type Window
 
 /**
  * Delta adding each increment (at most one per slot) under `key`. An increment for a
- * bucket below the slot's horizon (the state's, or the writer's own) adds nothing; a
- * horizon is only carried when it raises the state's. Returns undefined when nothing
- * would change. Does not modify `s`.
+ * bucket below `key`'s horizon in the state (see {@link windowedHorizon}) or below the
+ * writer's own adds nothing; a horizon is only carried when it raises `key`'s. Returns
+ * undefined when nothing would change. Does not modify `s`.
  */
 export function windowedIncrement (s: WindowedCounter, key: string, incs: readonly WindowedIncrement[]): WindowedDelta | undefined {
   const parts: WindowedPart[] = []
@@ -49,7 +72,8 @@ export function windowedIncrement (s: WindowedCounter, key: string, incs: readon
     checkIndex(inc.bucket, 'bucket', 'invalid_delta')
     checkIndex(inc.horizon, 'horizon', 'invalid_delta')
     checkAmount(inc.n)
-    const have = windowedHorizon(s, inc.slot)
+    const have = windowedHorizon(s, inc.slot, key)
+    // A horizon at or below `have` changes no threshold now or later (see the header).
     const horizon = inc.horizon > have ? inc.horizon : 0
     let value = 0
     if (inc.bucket >= Math.max(have, inc.horizon)) {
@@ -69,18 +93,35 @@ export function windowedEntry (s: WindowedCounter, slot: number, bucket: number,
   return q < 0 ? 0 : s[q + 2] as number
 }
 
-/** A slot's horizon (0 when nothing was ever dropped). */
-export function windowedHorizon (s: WindowedCounter, slot: number): number {
+/**
+ * A slot's horizon in effect: without `key`, the shared one (the second highest
+ * per-replica horizon), below which every replica's buckets are dropped; with `key`, the
+ * one for that replica's entries, max(its own horizon, the shared one). 0 = nothing dropped.
+ */
+export function windowedHorizon (s: WindowedCounter, slot: number, key?: string): number {
   const p = slotAt(s, slot)
-  return p < 0 ? 0 : s[p] as number
+  if (p < 0) return 0
+  const g = s[p] as number
+  if (key === undefined) return g
+  const h = ownHorizon(s, p, key)
+  return h > g ? h : g
+}
+
+/** A slot's stored per-replica horizons as `[key, horizon]`, keys ascending (those below the shared one are not kept). */
+export function windowedHorizons (s: WindowedCounter, slot: number): Array<[string, number]> {
+  const p = slotAt(s, slot)
+  const out: Array<[string, number]> = []
+  if (p < 0) return out
+  for (let q = p + 3; q < entriesAt(s, p); q += 2) out.push([s[q] as string, s[q + 1] as number])
+  return out
 }
 
 /** Calls `fn(bucket, total)` for each kept bucket of `slot` in `[from, to)`, ascending. */
 export function windowedEach (s: WindowedCounter, slot: number, from: number, to: number, fn: (bucket: number, total: number) => void): void {
   const p = slotAt(s, slot)
   if (p < 0) return
-  const end = p + 2 + 3 * (s[p + 1] as number)
-  let q = p + 2
+  const end = slotEnd(s, p)
+  let q = entriesAt(s, p)
   while (q < end) {
     const b = s[q] as number
     let total = 0
@@ -93,63 +134,97 @@ export function windowedEach (s: WindowedCounter, slot: number, from: number, to
 /** Number of buckets held in all slots (what retention bounds). */
 export function windowedSize (s: WindowedCounter): number {
   let n = 0
-  for (let p = 0; p < s.length; p += 2 + 3 * (s[p + 1] as number)) {
-    const end = p + 2 + 3 * (s[p + 1] as number)
-    for (let q = p + 2; q < end; q += 3) if (q === p + 2 || s[q] !== s[q - 3]) n++
+  for (let p = 0; p < s.length; p = slotEnd(s, p)) {
+    const start = entriesAt(s, p)
+    const end = slotEnd(s, p)
+    for (let q = start; q < end; q += 3) if (q === start || s[q] !== s[q - 3]) n++
   }
   return n
 }
 
-/** `out` without trailing empty slots (`0, 0` headers), so equal states are equal arrays. */
+/** `out` without trailing empty slots (`0, 0, 0` headers), as an exact-size array, so equal states are equal arrays. */
 function trim (out: WindowedCounter): WindowedCounter {
-  const n = slotCount(out)
-  let keep = out.length
-  for (let i = n - 1; i >= 0; i--) {
-    const p = slotAt(out, i)
-    if (out[p] !== 0 || out[p + 1] !== 0) break
-    keep = p
+  let keep = 0
+  for (let p = 0; p < out.length; p = slotEnd(out, p)) {
+    if (out[p + 1] !== 0 || out[p + 2] !== 0) keep = slotEnd(out, p)
   }
   // An exact-size copy: an array grown by push keeps ~50% slack, for as long as the state lives.
   return keep === 0 ? none() : out.slice(0, keep)
 }
 
+/** The horizon of `key` in the parallel lists (0 when absent). Lists hold a few replicas. */
+function horizonIn (keys: readonly string[], hs: readonly number[], key: string): number {
+  for (let i = 0; i < keys.length; i++) if (keys[i] === key) return hs[i]!
+  return 0
+}
+
 /**
- * Join of two states, built into a new array: per slot the larger horizon, then a linear
- * merge of both sorted entry lists, max on equal (bucket, key), entries below the horizon
- * dropped. O(size of a + size of b).
+ * Join of two states, built into a new array: per slot the pointwise max of the
+ * per-replica horizons and the shared horizon from them, then a linear merge of both
+ * sorted entry lists, max on equal (bucket, key), each entry kept only at or above its
+ * replica's threshold. O(size of a + size of b).
  */
 function join (a: WindowedCounter, b: WindowedCounter): WindowedCounter {
   const n = Math.max(slotCount(a), slotCount(b))
   const out: WindowedCounter = []
   let pa = 0
   let pb = 0
+  const keys: string[] = []
+  const hs: number[] = []
   for (let i = 0; i < n; i++) {
-    const ha = pa < a.length ? a[pa] as number : 0
-    const na = pa < a.length ? a[pa + 1] as number : 0
-    const hb = pb < b.length ? b[pb] as number : 0
-    const nb = pb < b.length ? b[pb + 1] as number : 0
-    const h = ha > hb ? ha : hb
-    let x = pa + 2
-    const xEnd = x + 3 * na
-    let y = pb + 2
-    const yEnd = y + 3 * nb
-    while (x < xEnd && (a[x] as number) < h) x += 3
-    while (y < yEnd && (b[y] as number) < h) y += 3
+    const hasA = pa < a.length
+    const hasB = pb < b.length
+    // Per-replica horizons: merge the two key-sorted lists, max on equal keys.
+    let x = pa + 3
+    const xh = hasA ? entriesAt(a, pa) : x
+    let y = pb + 3
+    const yh = hasB ? entriesAt(b, pb) : y
+    keys.length = 0
+    hs.length = 0
+    while (x < xh || y < yh) {
+      const c = x >= xh ? 1 : y >= yh ? -1 : a[x] === b[y] ? 0 : (a[x] as string) < (b[y] as string) ? -1 : 1
+      if (c < 0) { keys.push(a[x] as string); hs.push(a[x + 1] as number); x += 2 } else if (c > 0) { keys.push(b[y] as string); hs.push(b[y + 1] as number); y += 2 } else {
+        keys.push(a[x] as string)
+        hs.push(Math.max(a[x + 1] as number, b[y + 1] as number))
+        x += 2
+        y += 2
+      }
+    }
+    const g = sharedHorizon(hs)
     const head = out.length
-    out.push(h, 0)
+    out.push(g, 0, 0)
+    let top = 0
+    let hn = 0
+    for (let j = 0; j < keys.length; j++) {
+      if (hs[j]! < g) continue
+      out.push(keys[j]!, hs[j]!)
+      hn++
+      if (hs[j]! > top) top = hs[j]!
+    }
+    out[head + 1] = hn
+    // Entries: both lists are sorted by bucket, so those below g are a prefix.
+    const xEnd = hasA ? slotEnd(a, pa) : x
+    const yEnd = hasB ? slotEnd(b, pb) : y
+    while (x < xEnd && (a[x] as number) < g) x += 3
+    while (y < yEnd && (b[y] as number) < g) y += 3
     let count = 0
     while (x < xEnd || y < yEnd) {
       const c = x >= xEnd ? 1 : y >= yEnd ? -1 : cmp(a[x] as number, a[x + 1] as string, b[y] as number, b[y + 1] as string)
-      if (c < 0) { out.push(a[x]!, a[x + 1]!, a[x + 2]!); x += 3 } else if (c > 0) { out.push(b[y]!, b[y + 1]!, b[y + 2]!); y += 3 } else {
-        out.push(a[x]!, a[x + 1]!, Math.max(a[x + 2] as number, b[y + 2] as number))
-        x += 3
-        y += 3
-      }
+      const src = c <= 0 ? a : b
+      const q = c <= 0 ? x : y
+      const bucket = src[q] as number
+      const key = src[q + 1] as string
+      const total = c === 0 ? Math.max(a[x + 2] as number, b[y + 2] as number) : src[q + 2] as number
+      if (c <= 0) x += 3
+      if (c >= 0) y += 3
+      // Buckets at or above every horizon need no lookup (the common case: recent windows).
+      if (bucket < top && bucket < horizonIn(keys, hs, key)) continue
+      out.push(bucket, key, total)
       count++
     }
-    out[head + 1] = count
-    if (pa < a.length) pa = xEnd
-    if (pb < b.length) pb = yEnd
+    out[head + 2] = count
+    if (hasA) pa = xEnd
+    if (hasB) pb = yEnd
   }
   return trim(out)
 }
@@ -158,88 +233,33 @@ function deltaState (d: WindowedDelta): WindowedCounter {
   const out: WindowedCounter = []
   let next = 0
   for (const part of d.parts) {
-    for (; next < part.slot; next++) out.push(0, 0)
+    for (; next < part.slot; next++) out.push(0, 0, 0)
     next = part.slot + 1
-    if (part.value > 0 && part.bucket >= part.horizon) out.push(part.horizon, 1, part.bucket, d.key, part.value)
-    else out.push(part.horizon, 0)
+    const hasValue = part.value > 0 && part.bucket >= part.horizon
+    out.push(0, part.horizon > 0 ? 1 : 0, hasValue ? 1 : 0)
+    if (part.horizon > 0) out.push(d.key, part.horizon)
+    if (hasValue) out.push(part.bucket, d.key, part.value)
   }
   return trim(out)
 }
 
 /**
- * `s` with a delta joined in, built in one pass into a new array: per slot the raised
- * horizon, the entries below it skipped, the delta's entry inserted in order (or maxed
- * into its equal). The general case of `apply` (a new window or a horizon bump).
- */
-function rebuild (s: WindowedCounter, d: WindowedDelta): WindowedCounter {
-  const parts = d.parts
-  const n = Math.max(slotCount(s), parts.length === 0 ? 0 : parts[parts.length - 1]!.slot + 1)
-  const out: WindowedCounter = new Array(s.length + 2 * n + 3 * parts.length)
-  let o = 0
-  let keep = 0
-  let p = 0
-  let k = 0
-  for (let i = 0; i < n; i++) {
-    const has = p < s.length
-    const h0 = has ? s[p] as number : 0
-    const end = has ? p + 2 + 3 * (s[p + 1] as number) : p
-    const part = k < parts.length && parts[k]!.slot === i ? parts[k++] : undefined
-    const h = part !== undefined && part.horizon > h0 ? part.horizon : h0
-    let q = has ? p + 2 : p
-    while (q < end && (s[q] as number) < h) q += 3
-    const head = o
-    out[o++] = h
-    out[o++] = 0
-    let pending = part !== undefined && part.value > 0 && part.bucket >= h
-    for (; q < end; q += 3) {
-      if (pending) {
-        const c = cmp(s[q] as number, s[q + 1] as string, part!.bucket, d.key)
-        if (c === 0) {
-          out[o++] = s[q]!
-          out[o++] = s[q + 1]!
-          out[o++] = Math.max(s[q + 2] as number, part!.value)
-          pending = false
-          continue
-        }
-        if (c > 0) {
-          out[o++] = part!.bucket
-          out[o++] = d.key
-          out[o++] = part!.value
-          pending = false
-        }
-      }
-      out[o++] = s[q]!
-      out[o++] = s[q + 1]!
-      out[o++] = s[q + 2]!
-    }
-    if (pending) {
-      out[o++] = part!.bucket
-      out[o++] = d.key
-      out[o++] = part!.value
-    }
-    out[head + 1] = (o - head - 2) / 3
-    if (h !== 0 || o - head > 2) keep = o
-    p = end
-  }
-  if (keep === 0) return none()
-  // Exact size: shrinking `length` by a little keeps the slack allocated for as long as
-  // the state lives (V8 trims only when at least half is unused).
-  return keep === out.length ? out : out.slice(0, keep)
-}
-
-/**
  * Apply a delta: in place when it only raises totals of entries already held (a writer
  * counting again in the current windows: the hot path); otherwise, a horizon bump or a
- * new entry, one rebuild. Raising some entries in place before rebuilding is harmless
- * (the join is idempotent).
+ * new entry, one join. Raising some entries in place before joining is harmless (the
+ * join is idempotent).
  */
 function apply (s: WindowedCounter, d: WindowedDelta): WindowedCounter {
   for (const part of d.parts) {
     const p = slotAt(s, part.slot)
-    if (p < 0 || part.horizon > (s[p] as number)) return rebuild(s, d)
-    if (part.value === 0 || part.bucket < (s[p] as number)) continue
+    if (p < 0) return join(s, deltaState(d))
+    const g = s[p] as number
+    const own = ownHorizon(s, p, d.key)
+    // A horizon changes the state unless `key` holds one as high, or it is below g (not stored).
+    if (part.horizon > own && part.horizon >= g) return join(s, deltaState(d))
+    if (part.value === 0 || part.bucket < g || part.bucket < own) continue
     const q = findEntry(s, p, part.bucket, d.key)
-    if (q < 0) return rebuild(s, d)
+    if (q < 0) return join(s, deltaState(d))
     if (part.value > (s[q + 2] as number)) s[q + 2] = part.value
   }
   return s
@@ -254,7 +274,7 @@ function clone (s: WindowedCounter): WindowedCounter {
   return s.length === 0 ? none() : s.slice()
 }
 
-/** The replica keys used anywhere in `s`, ascending, each once. */
+/** Per slot: `[bucket, total]` pairs ascending. */
 export type WindowedValue = Array<Array<[number, number]>>
 
 function value (s: WindowedCounter): WindowedValue {
@@ -271,23 +291,30 @@ function value (s: WindowedCounter): WindowedValue {
 
 function inspect (s: WindowedCounter): unknown {
   const slots: unknown[] = []
-  for (let p = 0; p < s.length; p += 2 + 3 * (s[p + 1] as number)) {
-    const end = p + 2 + 3 * (s[p + 1] as number)
+  const def = (o: Record<string, unknown>, k: string, v: unknown): void => {
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
+  }
+  for (let p = 0; p < s.length; p = slotEnd(s, p)) {
+    const horizons: Record<string, number> = {}
+    for (let q = p + 3; q < entriesAt(s, p); q += 2) def(horizons, s[q] as string, s[q + 1])
     const buckets: Record<string, { entries: Record<string, number>, total: number }> = {}
-    for (let q = p + 2; q < end; q += 3) {
+    for (let q = entriesAt(s, p); q < slotEnd(s, p); q += 3) {
       const b = String(s[q])
       const row = buckets[b] ?? (buckets[b] = { entries: {}, total: 0 })
-      Object.defineProperty(row.entries, s[q + 1] as string, { value: s[q + 2], enumerable: true, writable: true, configurable: true })
+      def(row.entries, s[q + 1] as string, s[q + 2])
       row.total += s[q + 2] as number
     }
-    slots.push({ horizon: s[p], buckets })
+    slots.push({ horizon: s[p], horizons, buckets })
   }
   return { slots }
 }
 
-/** The windowed G-counter type (kind `wcounter.v1`). */
+/**
+ * The windowed G-counter type (kind `wcounter.v2`: v1 had one max-register horizon per
+ * slot, which one replica's fast clock could push; its states are not read).
+ */
 export const wcounterType: CrdtType<WindowedCounter, WindowedDelta, WindowedValue> = {
-  kind: 'wcounter.v1',
+  kind: 'wcounter.v2',
   empty: none,
   clone,
   merge,

@@ -28,7 +28,7 @@ export const KIND = {
   lww: 'lww.v1',
   pn: 'pncounter.v1',
   g: 'gcounter.v1',
-  windows: 'wcounter.v1',
+  windows: 'wcounter.v2',
   awset: 'awset.v1',
   gmap: 'gmap.v1',
   keyStatus: 'keystatus.v1',

@@ -5,7 +5,7 @@ import { decodeWith, encodeWith } from '../../crdt/codec.ts'
 import { CrdtError } from '../../crdt/errors.ts'
 import {
   type WindowedCounter, type WindowedDelta, type WindowedIncrement, windowedEach, windowedEntry, windowedHorizon,
-  windowedIncrement, windowedSize, wcounterType,
+  windowedHorizons, windowedIncrement, windowedSize, wcounterType,
 } from '../../crdt/wcounter.ts'
 import { assertDecodeError, checkLaws, replicaArb } from './laws.ts'
 
@@ -39,29 +39,103 @@ checkLaws(t, stateArb, deltaArb)
 const enc = (s: WindowedCounter): Uint8Array => encodeWith((w) => t.encodeState(w, s))
 const dec = (b: Uint8Array): WindowedCounter => decodeWith(b, (r) => t.decodeState(r))
 
-test('wcounter: every bucket kept is at or above its slot horizon, and totals add up per replica', () => {
+/** The second highest of `hs` (ties count twice), 0 when fewer than two: the model of the shared horizon. */
+function second (hs: number[]): number {
+  const sorted = [...hs].sort((a, b) => b - a)
+  return sorted.length < 2 ? 0 : sorted[1]!
+}
+
+test('wcounter: each replica\'s entries are kept from max(its own horizon, the second highest) up, and totals add up per replica', () => {
   fc.assert(fc.property(fc.array(opArb, { maxLength: 20 }), (ops) => {
     const s = build(ops)
     for (let slot = 0; slot < 3; slot++) {
-      const h = windowedHorizon(s, slot)
-      assert.equal(h, Math.max(0, ...ops.flatMap(([, incs]) => incs.filter((i) => i.slot === slot).map((i) => i.horizon))))
-      windowedEach(s, slot, 0, 100, (bucket, total) => {
-        assert.ok(bucket >= h)
-        // Every increment to a kept bucket counted, except those written while the bucket
-        // was already below the horizon then in force (replayed in order here).
-        let expected = 0
-        let hNow = 0
-        for (const [, incs] of ops) {
-          for (const i of incs) {
-            if (i.slot !== slot) continue
-            hNow = Math.max(hNow, i.horizon)
-            if (i.bucket === bucket && bucket >= hNow) expected += i.n
-          }
+      // Model: every writer's largest horizon, and every increment that was not already
+      // below its writer's threshold when written (replayed in order here).
+      const own = new Map<string, number>()
+      const threshold = (r: string): number => Math.max(own.get(r) ?? 0, second([...own.values()]))
+      const counted = new Map<string, number>()
+      for (const [r, incs] of ops) {
+        const i = incs.find((x) => x.slot === slot)
+        if (i === undefined) continue
+        if (i.bucket >= Math.max(threshold(r), i.horizon)) counted.set(`${i.bucket}/${r}`, (counted.get(`${i.bucket}/${r}`) ?? 0) + i.n)
+        own.set(r, Math.max(own.get(r) ?? 0, i.horizon))
+      }
+      assert.equal(windowedHorizon(s, slot), second([...own.values()]))
+      for (const r of ['ra', 'rb', 'rc', 'rd']) {
+        assert.equal(windowedHorizon(s, slot, r), threshold(r))
+        for (let bucket = 0; bucket <= 12; bucket++) {
+          const want = bucket >= threshold(r) ? counted.get(`${bucket}/${r}`) ?? 0 : 0
+          assert.equal(windowedEntry(s, slot, bucket, r), want, `slot ${slot} bucket ${bucket} replica ${r}`)
         }
-        assert.equal(total, expected)
-      })
+      }
+      // Horizons below the shared one are not stored (they can no longer change a threshold).
+      for (const [, h] of windowedHorizons(s, slot)) assert.ok(h >= windowedHorizon(s, slot))
     }
   }))
+})
+
+test('wcounter: with one replica\'s clock arbitrarily ahead, no bucket another replica incremented within its own retention is lost', () => {
+  const R = 5 // buckets retained
+  const names = ['ra', 'rb', 'rc', 'fast']
+  const stepArb = fc.record({
+    writer: fc.integer({ min: 0, max: 3 }),
+    advance: fc.integer({ min: 0, max: 3 }),
+    n: fc.integer({ min: 1, max: 9 }),
+    // Deliveries after the write: (which delta sent so far, to which replica); late, repeated, reordered.
+    deliver: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 3 })), { maxLength: 3 }),
+  })
+  fc.assert(fc.property(fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 1e9 })), fc.array(stepArb, { minLength: 1, maxLength: 40 }), (ahead, steps) => {
+    const states = names.map(() => t.empty())
+    const sent: WindowedDelta[] = []
+    const written = new Map<string, number>() // `${replica}/${bucket}` → sum, honest replicas only
+    let now = 10 // the honest clock, in buckets
+    for (const step of steps) {
+      now += step.advance
+      const w = step.writer
+      const clock = w === 3 ? now + ahead : now
+      const d = windowedIncrement(states[w]!, names[w]!, [{ slot: 0, bucket: clock, n: step.n, horizon: Math.max(0, clock - R + 1) }])!
+      states[w] = t.apply(states[w]!, d)
+      sent.push(d)
+      if (w !== 3) written.set(`${names[w]}/${clock}`, (written.get(`${names[w]}/${clock}`) ?? 0) + step.n)
+      for (const [i, to] of step.deliver) states[to] = t.apply(states[to]!, sent[i % sent.length]!)
+    }
+    // Heal: every replica gets every delta, then the states are merged pairwise.
+    for (let r = 0; r < names.length; r++) for (const d of sent) states[r] = t.apply(states[r]!, d)
+    const all = states.reduce((acc, s) => t.merge(acc, s), t.empty())
+    for (const s of states) assert.ok(t.equals(s, all), JSON.stringify([t.inspect(s), t.inspect(all)]))
+    for (const [k, n] of written) {
+      const [r, b] = k.split('/') as [string, string]
+      if (Number(b) > now - R) assert.equal(windowedEntry(all, 0, Number(b), r), n, `${k} (fast clock ${ahead} ahead)`)
+    }
+    // The shared horizon never passes the honest clock's: only the fast replica's own entries may go further.
+    assert.ok(windowedHorizon(all, 0) <= Math.max(0, now - R + 1))
+  }))
+})
+
+test('wcounter: a replica that stops writing keeps its last retention until two others move past it; a single writer prunes on its own', () => {
+  const R = 5
+  const write = (s: WindowedCounter, r: string, bucket: number): WindowedCounter =>
+    t.apply(s, windowedIncrement(s, r, [{ slot: 0, bucket, n: 1, horizon: Math.max(0, bucket - R + 1) }])!)
+  const held = (s: WindowedCounter, r: string): number[] => {
+    const out: number[] = []
+    for (let b = 0; b < 200; b++) if (windowedEntry(s, 0, b, r) > 0) out.push(b)
+    return out
+  }
+  // A single writer (the devnet) prunes its own buckets: R of them at most.
+  let s = t.empty()
+  for (let b = 0; b < 50; b++) s = write(s, 'ra', b)
+  assert.deepEqual(held(s, 'ra'), [45, 46, 47, 48, 49])
+  // rb writes alongside, then stops at bucket 59; ra goes on alone to 120.
+  for (let b = 50; b < 60; b++) s = write(write(s, 'ra', b), 'rb', b)
+  for (let b = 60; b < 120; b++) s = write(s, 'ra', b)
+  assert.deepEqual(held(s, 'ra'), [115, 116, 117, 118, 119])
+  assert.deepEqual(held(s, 'rb'), [55, 56, 57, 58, 59], 'frozen: one writer alone cannot drop another\'s buckets')
+  assert.ok(windowedSize(s) <= 2 * R)
+  // A second active writer: rb's buckets and its horizon go, and the state is one retention again.
+  for (let b = 120; b < 125; b++) s = write(write(s, 'rc', b), 'ra', b)
+  assert.deepEqual(held(s, 'rb'), [])
+  assert.deepEqual(windowedHorizons(s, 0).map(([r]) => r), ['ra', 'rc'])
+  assert.equal(windowedSize(s), R)
 })
 
 test('wcounter: two replicas exchanging deltas twice and out of order count each increment once', () => {
@@ -82,25 +156,38 @@ test('wcounter: two replicas exchanging deltas twice and out of order count each
   assert.deepEqual(t.value(a), [[[100, 15]], [], [[1, 12]]])
 })
 
-test('wcounter: a horizon bump drops old buckets and makes late increments for them no-ops everywhere', () => {
+test('wcounter: horizon bumps drop old buckets (a replica\'s own at once, others\' once two replicas passed them) and late increments for them are no-ops everywhere', () => {
   let a = t.empty()
   const old = windowedIncrement(a, 'ra', [{ slot: 0, bucket: 3, n: 4, horizon: 0 }])!
   a = t.apply(a, old)
-  // rb has not seen `old` yet and moves the horizon past bucket 3 while writing bucket 9.
+  // rb has not seen `old` yet and moves its horizon past bucket 3 while writing bucket 9:
+  // alone it drops only its own older buckets, so ra's bucket 3 survives.
   let b = t.empty()
   const bump = windowedIncrement(b, 'rb', [{ slot: 0, bucket: 9, n: 1, horizon: 5 }])!
   assert.equal(bump.parts[0]!.horizon, 5)
   b = t.apply(b, bump)
-  b = t.apply(b, old) // late: dropped
-  a = t.apply(a, bump) // drops bucket 3
+  b = t.apply(b, old)
+  a = t.apply(a, bump)
   assert.ok(t.equals(a, b), JSON.stringify([t.inspect(a), t.inspect(b)]))
+  assert.equal(windowedEntry(a, 0, 3, 'ra'), 4)
+  assert.equal(windowedHorizon(a, 0), 0)
+  // rc passes bucket 3 too: now the second highest horizon is 4 and bucket 3 is gone.
+  const bump2 = windowedIncrement(a, 'rc', [{ slot: 0, bucket: 9, n: 1, horizon: 4 }])!
+  a = t.apply(a, bump2)
+  b = t.apply(b, bump2)
+  const late = windowedIncrement(t.empty(), 'ra', [{ slot: 0, bucket: 3, n: 2, horizon: 0 }])!
+  b = t.apply(b, late) // late: dropped
+  assert.ok(t.equals(a, b), JSON.stringify([t.inspect(a), t.inspect(b)]))
+  assert.equal(windowedHorizon(a, 0), 4)
+  assert.equal(windowedHorizon(a, 0, 'rb'), 5)
   assert.equal(windowedEntry(a, 0, 3, 'ra'), 0)
   assert.equal(windowedSize(a), 1)
   // A writer asked to add to an expired bucket produces no increment; with no new horizon, no delta.
-  assert.equal(windowedIncrement(a, 'ra', [{ slot: 0, bucket: 4, n: 1, horizon: 5 }]), undefined)
-  // The horizon is only carried when it raises the state's.
-  const d = windowedIncrement(a, 'ra', [{ slot: 0, bucket: 9, n: 1, horizon: 5 }])!
-  assert.deepEqual(d.parts, [{ slot: 0, bucket: 9, value: 1, horizon: 0 }])
+  assert.equal(windowedIncrement(a, 'ra', [{ slot: 0, bucket: 3, n: 1, horizon: 4 }]), undefined)
+  // The horizon is only carried when it raises the writer's own (and the shared one).
+  const d = windowedIncrement(a, 'rb', [{ slot: 0, bucket: 9, n: 1, horizon: 5 }])!
+  assert.deepEqual(d.parts, [{ slot: 0, bucket: 9, value: 2, horizon: 0 }])
+  assert.equal(windowedIncrement(a, 'ra', [{ slot: 0, bucket: 9, n: 1, horizon: 4 }])!.parts[0]!.horizon, 0)
 })
 
 test('wcounter: writing across many windows keeps at most the retained buckets (state stays bounded)', () => {
@@ -130,8 +217,12 @@ test('wcounter: inspect shows each replica\'s contribution per bucket and the ho
   let s = t.empty()
   s = t.apply(s, windowedIncrement(s, 'ra', [{ slot: 1, bucket: 40, n: 2, horizon: 30 }])!)
   s = t.apply(s, windowedIncrement(s, 'rb', [{ slot: 1, bucket: 40, n: 5, horizon: 0 }])!)
+  s = t.apply(s, windowedIncrement(s, 'rc', [{ slot: 1, bucket: 41, n: 1, horizon: 20 }])!)
   assert.deepEqual(t.inspect(s), {
-    slots: [{ horizon: 0, buckets: {} }, { horizon: 30, buckets: { 40: { entries: { ra: 2, rb: 5 }, total: 7 } } }],
+    slots: [
+      { horizon: 0, horizons: {}, buckets: {} },
+      { horizon: 20, horizons: { ra: 30, rc: 20 }, buckets: { 40: { entries: { ra: 2, rb: 5 }, total: 7 }, 41: { entries: { rc: 1 }, total: 1 } } },
+    ],
   })
 })
 
@@ -149,13 +240,20 @@ test('wcounter: bad increments are refused with invalid_delta', () => {
 })
 
 test('wcounter: non-canonical encodings are refused (trailing empty slot, empty counter, unused or unordered keys, delta slots out of order)', () => {
-  // slots, key table, then per slot: horizon, bucket count, (gap, entry count, (key index, total)…)…
+  // slots, key table, then per slot: horizon count, (key index, horizon)…, bucket count, (gap, entry count, (key index, total)…)…
   assert.deepEqual(t.value(dec(Uint8Array.of(1, 1, 1, 97, 0, 1, 3, 1, 0, 5))), [[[3, 5]]]) // the well-formed baseline
   assertDecodeError(() => dec(Uint8Array.of(1, 0, 0, 0)), new Set(['decode_invalid'])) // one empty slot
   assertDecodeError(() => dec(Uint8Array.of(1, 1, 1, 97, 0, 1, 0, 0)), new Set(['decode_invalid'])) // bucket 0 with an empty counter
   assertDecodeError(() => dec(Uint8Array.of(1, 2, 1, 97, 1, 98, 0, 1, 3, 1, 0, 5)), new Set(['decode_invalid'])) // key "b" never used
   assertDecodeError(() => dec(Uint8Array.of(1, 2, 1, 98, 1, 97, 0, 1, 3, 2, 0, 5, 1, 5)), new Set(['decode_invalid'])) // keys not ascending
   assertDecodeError(() => dec(Uint8Array.of(1, 1, 1, 97, 0, 1, 3, 1, 0, 0)), new Set(['decode_invalid'])) // a zero total
+  assert.deepEqual(t.inspect(dec(Uint8Array.of(1, 1, 1, 97, 1, 0, 5, 1, 5, 1, 0, 5))), { slots: [{ horizon: 0, horizons: { a: 5 }, buckets: { 5: { entries: { a: 5 }, total: 5 } } }] })
+  assertDecodeError(() => dec(Uint8Array.of(1, 1, 1, 97, 1, 0, 5, 1, 3, 1, 0, 5)), new Set(['decode_invalid'])) // a's entry below a's horizon
+  assertDecodeError(() => dec(Uint8Array.of(1, 1, 1, 97, 1, 0, 0, 0)), new Set(['decode_invalid'])) // a zero horizon
+  assertDecodeError(() => dec(Uint8Array.of(1, 2, 1, 97, 1, 98, 2, 1, 5, 0, 6, 0)), new Set(['decode_invalid'])) // horizon keys out of order
+  // a: 5, b: 9, c: 3 → shared horizon 5; c's 3 below it is never stored
+  assertDecodeError(() => dec(Uint8Array.of(1, 3, 1, 97, 1, 98, 1, 99, 3, 0, 5, 1, 9, 2, 3, 0)), new Set(['decode_invalid']))
+  assert.equal(windowedHorizon(dec(Uint8Array.of(1, 3, 1, 97, 1, 98, 1, 99, 3, 0, 5, 1, 9, 2, 5, 0)), 0), 5)
   const decD = (b: Uint8Array): WindowedDelta => decodeWith(b, (r) => t.decodeDelta(r))
   // key "a", parts: (slot << 2 | horizon? << 1 | value?), [value, bucket], [horizon: bucket - it, or as is]
   assert.deepEqual(decD(Uint8Array.of(1, 97, 2, 3, 5, 9, 4, 6, 7)), { key: 'a', parts: [{ slot: 0, bucket: 9, value: 5, horizon: 7 }, { slot: 1, bucket: 0, value: 0, horizon: 7 }] })

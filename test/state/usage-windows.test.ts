@@ -113,6 +113,7 @@ test('the raw-state view shows each replica\'s contribution per window and the h
       assert.deepEqual(spent.state, {
         slots: RESOLUTION_NAMES.map((res) => ({
           horizon: Math.max(0, bucketOf(res, at) - RESOLUTIONS[res].retention + 1),
+          horizons: { ra: Math.max(0, bucketOf(res, at) - RESOLUTIONS[res].retention + 1), rb: Math.max(0, bucketOf(res, at + 1000) - RESOLUTIONS[res].retention + 1) },
           buckets: { [String(bucketOf(res, at))]: { entries: { ra: 2, rb: 1 }, total: 3 } },
         })),
       })
