@@ -142,27 +142,66 @@ export async function benchAgainstBaseline (targets: readonly NamedTarget[], opt
   return rows
 }
 
-/** CPU time (user + system, µs) the process has used so far; undefined off Linux. */
-export function cpuMicros (pid: number | undefined): number | undefined {
+/** CPU time a process has used so far, split into user and system (kernel) time, in µs. */
+export interface CpuTimes { user: number, sys: number }
+
+/** User and system CPU time of `pid` so far; undefined off Linux. */
+export function cpuTimes (pid: number | undefined): CpuTimes | undefined {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * 10_000 // clock ticks of 10 ms
+    // utime and stime, in clock ticks of 10 ms
+    return { user: Number(fields[11]) * 10_000, sys: Number(fields[12]) * 10_000 }
   } catch { return undefined }
 }
 
-/** Server CPU per request under load, for each target; printed as a table with the ratio to hello-world. */
-export async function cpuPerRequest (durationSec: number, connections: number, targets: Array<{ name: string, server: ChildServer, target: HttpTarget }>): Promise<void> {
-  const rows: Array<{ name: string, us: number }> = []
+/** CPU time (user + system, µs) the process has used so far; undefined off Linux. */
+export function cpuMicros (pid: number | undefined): number | undefined {
+  const t = cpuTimes(pid)
+  return t === undefined ? undefined : t.user + t.sys
+}
+
+/** One row of {@link cpuPerRequest}: server CPU per request in µs. */
+export interface CpuRow { name: string, user: number, sys: number, total: number }
+
+/**
+ * Server CPU per request under load, for each target (the first is the reference, e.g.
+ * hello-world); printed as a table of user, system and total µs per request with the ratio
+ * reference / target of the user time and of the total.
+ *
+ * The two are printed apart because they answer different questions. User time is the
+ * server's own JavaScript, Node and V8 work. System time is mostly the kernel sending the
+ * answer, and on loopback that includes waking the load generator's thread when it was
+ * idle, waiting for this server: a slow server's client is idle more often, so its sys
+ * share per request grows with the server's slowness (a hello-world's client is never idle
+ * and pays far less). The user column is the part the server's code controls.
+ */
+export async function cpuPerRequest (durationSec: number, connections: number, targets: Array<{ name: string, server: ChildServer, target: HttpTarget }>): Promise<CpuRow[]> {
+  const rows: CpuRow[] = []
   for (const t of targets) {
     await runLoad(t.target, { connections, durationSec: 1, warmupSec: 0 }) // warm-up
-    const before = cpuMicros(t.server.child.pid)
-    if (before === undefined) { console.log('(no /proc: CPU per request not measured)'); return }
+    const before = cpuTimes(t.server.child.pid)
+    if (before === undefined) { console.log('(no /proc: CPU per request not measured)'); return [] }
     const r = await runLoad(t.target, { connections, durationSec: Math.max(2, Math.round(durationSec / 2)), warmupSec: 0 })
-    rows.push({ name: t.name, us: (cpuMicros(t.server.child.pid)! - before) / Math.max(1, r.requests) })
+    const after = cpuTimes(t.server.child.pid)!
+    const n = Math.max(1, r.requests)
+    const user = (after.user - before.user) / n
+    const sys = (after.sys - before.sys) / n
+    rows.push({ name: t.name, user, sys, total: user + sys })
   }
-  const hello = rows[0]!.us
-  console.log('\n## server CPU per request (10 ms tick resolution; ratio = hello-world CPU / target CPU)')
-  for (const r of rows) console.log(`${r.us.toFixed(1).padStart(8)} µs  ${(hello / r.us).toFixed(3)}x  ${r.name}`)
+  console.log(formatCpuRows(rows))
+  return rows
+}
+
+/** The CPU table: µs per request (10 ms tick resolution) and ratios to the first row. */
+export function formatCpuRows (rows: readonly CpuRow[]): string {
+  if (rows.length === 0) return ''
+  const ref = rows[0]!
+  const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(3)}x` : '-')
+  const head = ['user µs', 'sys µs', 'total µs', 'user ratio', 'total ratio', 'target']
+  const body = rows.map((r) => [r.user.toFixed(1), r.sys.toFixed(1), r.total.toFixed(1), ratio(ref.user, r.user), ratio(ref.total, r.total), r.name])
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)))
+  const lines = [head, ...body].map((cols) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padStart(widths[i]!))).join('  '))
+  return ['', `## server CPU per request (10 ms tick resolution; ratio = ${ref.name} CPU / target CPU)`, ...lines].join('\n')
 }
 
 // Direct run: the framework's own overhead (createApp + GET /health) against bare Koa.
