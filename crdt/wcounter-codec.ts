@@ -5,14 +5,14 @@ import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
 import { none } from './flat.ts'
 import {
-  entriesAt, MAX_WINDOW_SLOTS, sharedHorizon, slotCount, slotEnd, type WindowedCounter, type WindowedDelta, type WindowedPart,
+  entriesAt, MAX_WINDOW_SLOTS, sharedAt, sharedHorizon, slotCount, slotEnd, type WindowedCounter, type WindowedDelta, type WindowedPart,
 } from './wcounter-layout.ts'
 
 function keyTable (s: WindowedCounter): string[] {
   const seen = new Set<string>()
   for (let p = 0; p < s.length; p = slotEnd(s, p)) {
     const e = entriesAt(s, p)
-    for (let q = p + 3; q < e; q += 2) seen.add(s[q] as string)
+    for (let q = p + 1; q < e; q += 2) seen.add(s[q] as string)
     for (let q = e + 1; q < slotEnd(s, p); q += 3) seen.add(s[q] as string)
   }
   return [...seen].sort()
@@ -37,11 +37,11 @@ export function encodeState (w: Writer, s: WindowedCounter): void {
   const index = new Map<string, number>()
   keys.forEach((k, i) => index.set(k, i))
   for (let p = 0; p < s.length; p = slotEnd(s, p)) {
-    const g = s[p] as number
+    const g = sharedAt(s, p)
     const start = entriesAt(s, p)
     const end = slotEnd(s, p)
-    w.uint(s[p + 1] as number)
-    for (let q = p + 3; q < start; q += 2) w.uint(index.get(s[q] as string)!).uint(s[q + 1] as number)
+    w.uint((start - p - 1) / 2)
+    for (let q = p + 1; q < start; q += 2) w.uint(index.get(s[q] as string)!).uint(s[q + 1] as number)
     let buckets = 0
     for (let q = start; q < end; q += 3) if (q === start || s[q] !== s[q - 3]) buckets++
     w.uint(buckets)
@@ -79,7 +79,7 @@ export function decodeState (r: Reader): WindowedCounter {
   for (let i = 0; i < n; i++) {
     const hn = r.count(nk)
     const head = out.length
-    out.push(0, hn, 0)
+    out.push(0)
     const hs: number[] = []
     const his: number[] = []
     let prev = -1
@@ -97,7 +97,6 @@ export function decodeState (r: Reader): WindowedCounter {
     }
     const g = sharedHorizon(hs)
     for (const h of hs) if (h < g) throw new CrdtError('decode_invalid', `replica horizon ${h} below the shared horizon ${g}`)
-    out[head] = g
     const count = r.count()
     if (hn === 0 && count === 0 && i === n - 1) throw new CrdtError('decode_invalid', 'trailing empty window slot')
     let next = g
@@ -119,7 +118,7 @@ export function decodeState (r: Reader): WindowedCounter {
         out.push(b, keys[ki]!, v)
       }
     }
-    out[head + 2] = (out.length - head - 3 - 2 * hn) / 3
+    out[head] = (out.length - head - 1 - 2 * hn) / 3
     for (const ki of his) own[ki] = 0
   }
   if (used.indexOf(0) >= 0) throw new CrdtError('decode_invalid', 'unused replica key in table')

@@ -8,16 +8,17 @@ import { CrdtError } from './errors.ts'
 export const MAX_WINDOW_SLOTS = 8
 
 /**
- * One flat array: per slot, in slot order, a header `g, hn, n` (the shared horizon, the
- * number of per-replica horizons, the entry count), then `hn` pairs `key, h` sorted by key
- * (each replica's own horizon: the largest it wrote), then `n` entries `bucket, key, total`
- * sorted by (bucket, key), totals > 0.
+ * One flat array: per slot, in slot order, the entry count `n`, then the per-replica
+ * horizons as pairs `key, h` sorted by key (each replica's own horizon: the largest it
+ * wrote; a string where an entry would start with a number, which is how the pairs end),
+ * then `n` entries `bucket, key, total` sorted by (bucket, key), totals > 0.
  *
- * `g` is {@link sharedHorizon} of the `h`s (the second highest), and pairs with `h < g`
- * are not stored (they can no longer matter: see wcounter.ts). An entry of replica `k` is
- * held only when `bucket ≥ max(g, h_k)`. Slots past the end are empty and trailing empty
- * slots are never stored, so equal states are equal arrays. One array per field instead
- * of a map of counter arrays per slot: a quiet account's counter stays ~200 bytes.
+ * The slot's shared horizon `g` is {@link sharedHorizon} of its `h`s (the second
+ * highest), and pairs with `h < g` are not stored (they can no longer matter: see
+ * wcounter.ts). An entry of replica `k` is held only when `bucket ≥ max(g, h_k)`. Slots
+ * past the end are empty and trailing empty slots (a lone `0`) are never stored, so equal
+ * states are equal arrays. One array per field instead of a map of counter arrays per
+ * slot, and no stored counts or `g` beyond `n`: a quiet account's counter stays small.
  * Opaque outside crdt/.
  */
 export type WindowedCounter = Array<number | string>
@@ -50,14 +51,16 @@ export function checkIndex (n: number, what: string, code: 'invalid_delta' | 'de
   if (!Number.isSafeInteger(n) || n < 0) throw new CrdtError(code, `${what} must be a non-negative safe integer, got ${n}`)
 }
 
-/** Offset just past the slot whose header is at `p`. */
-export function slotEnd (s: WindowedCounter, p: number): number {
-  return p + 3 + 2 * (s[p + 1] as number) + 3 * (s[p + 2] as number)
+/** Offset of the first entry of the slot whose header is at `p` (just past its horizon pairs). */
+export function entriesAt (s: WindowedCounter, p: number): number {
+  let q = p + 1
+  while (typeof s[q] === 'string') q += 2
+  return q
 }
 
-/** Offset of the first entry of the slot whose header is at `p`. */
-export function entriesAt (s: WindowedCounter, p: number): number {
-  return p + 3 + 2 * (s[p + 1] as number)
+/** Offset just past the slot whose header is at `p`. */
+export function slotEnd (s: WindowedCounter, p: number): number {
+  return entriesAt(s, p) + 3 * (s[p] as number)
 }
 
 /** Offset of slot `i`'s header, or -1 when the slot lies past the end (empty). */
@@ -79,9 +82,19 @@ export function slotCount (s: WindowedCounter): number {
 
 /** `key`'s own horizon stored in the slot at header `p` (0 when none is stored). */
 export function ownHorizon (s: WindowedCounter, p: number, key: string): number {
-  const end = p + 3 + 2 * (s[p + 1] as number)
-  for (let q = p + 3; q < end; q += 2) if (s[q] === key) return s[q + 1] as number
+  for (let q = p + 1; typeof s[q] === 'string'; q += 2) if (s[q] === key) return s[q + 1] as number
   return 0
+}
+
+/** The shared horizon of the slot at header `p`: {@link sharedHorizon} of its stored pairs. */
+export function sharedAt (s: WindowedCounter, p: number): number {
+  let top = 0
+  let second = 0
+  for (let q = p + 1; typeof s[q] === 'string'; q += 2) {
+    const h = s[q + 1] as number
+    if (h > top) { second = top; top = h } else if (h > second) second = h
+  }
+  return second
 }
 
 /**
@@ -104,7 +117,7 @@ export function cmp (b1: number, k1: string, b2: number, k2: string): number {
 
 /** Offset of the entry (bucket, key) in the slot at header `p`, or -1. The newest bucket is last: look there first. */
 export function findEntry (s: WindowedCounter, p: number, bucket: number, key: string): number {
-  const n = s[p + 2] as number
+  const n = s[p] as number
   if (n === 0) return -1
   const base = entriesAt(s, p)
   const last = base + 3 * (n - 1)

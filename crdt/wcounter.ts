@@ -45,7 +45,7 @@ import { flatEquals, none } from './flat.ts'
 import type { CrdtType } from './types.ts'
 import { decodeDelta, decodeState, encodeDelta, encodeState } from './wcounter-codec.ts'
 import {
-  checkIndex, cmp, entriesAt, findEntry, MAX_WINDOW_SLOTS, ownHorizon, sharedHorizon, slotAt, slotCount, slotEnd,
+  checkIndex, cmp, entriesAt, findEntry, MAX_WINDOW_SLOTS, ownHorizon, sharedAt, sharedHorizon, slotAt, slotCount, slotEnd,
   type WindowedCounter, type WindowedDelta, type WindowedIncrement, type WindowedPart,
 } from './wcounter-layout.ts'
 
@@ -101,7 +101,7 @@ export function windowedEntry (s: WindowedCounter, slot: number, bucket: number,
 export function windowedHorizon (s: WindowedCounter, slot: number, key?: string): number {
   const p = slotAt(s, slot)
   if (p < 0) return 0
-  const g = s[p] as number
+  const g = sharedAt(s, p)
   if (key === undefined) return g
   const h = ownHorizon(s, p, key)
   return h > g ? h : g
@@ -112,7 +112,7 @@ export function windowedHorizons (s: WindowedCounter, slot: number): Array<[stri
   const p = slotAt(s, slot)
   const out: Array<[string, number]> = []
   if (p < 0) return out
-  for (let q = p + 3; q < entriesAt(s, p); q += 2) out.push([s[q] as string, s[q + 1] as number])
+  for (let q = p + 1; typeof s[q] === 'string'; q += 2) out.push([s[q] as string, s[q + 1] as number])
   return out
 }
 
@@ -142,11 +142,12 @@ export function windowedSize (s: WindowedCounter): number {
   return n
 }
 
-/** `out` without trailing empty slots (`0, 0, 0` headers), as an exact-size array, so equal states are equal arrays. */
+/** `out` without trailing empty slots (a lone `0`), as an exact-size array, so equal states are equal arrays. */
 function trim (out: WindowedCounter): WindowedCounter {
   let keep = 0
   for (let p = 0; p < out.length; p = slotEnd(out, p)) {
-    if (out[p + 1] !== 0 || out[p + 2] !== 0) keep = slotEnd(out, p)
+    const end = slotEnd(out, p)
+    if (end !== p + 1) keep = end
   }
   // An exact-size copy: an array grown by push keeps ~50% slack, for as long as the state lives.
   return keep === 0 ? none() : out.slice(0, keep)
@@ -175,9 +176,9 @@ function join (a: WindowedCounter, b: WindowedCounter): WindowedCounter {
     const hasA = pa < a.length
     const hasB = pb < b.length
     // Per-replica horizons: merge the two key-sorted lists, max on equal keys.
-    let x = pa + 3
+    let x = pa + 1
     const xh = hasA ? entriesAt(a, pa) : x
-    let y = pb + 3
+    let y = pb + 1
     const yh = hasB ? entriesAt(b, pb) : y
     keys.length = 0
     hs.length = 0
@@ -192,16 +193,13 @@ function join (a: WindowedCounter, b: WindowedCounter): WindowedCounter {
     }
     const g = sharedHorizon(hs)
     const head = out.length
-    out.push(g, 0, 0)
+    out.push(0)
     let top = 0
-    let hn = 0
     for (let j = 0; j < keys.length; j++) {
       if (hs[j]! < g) continue
       out.push(keys[j]!, hs[j]!)
-      hn++
       if (hs[j]! > top) top = hs[j]!
     }
-    out[head + 1] = hn
     // Entries: both lists are sorted by bucket, so those below g are a prefix.
     const xEnd = hasA ? slotEnd(a, pa) : x
     const yEnd = hasB ? slotEnd(b, pb) : y
@@ -222,7 +220,7 @@ function join (a: WindowedCounter, b: WindowedCounter): WindowedCounter {
       out.push(bucket, key, total)
       count++
     }
-    out[head + 2] = count
+    out[head] = count
     if (hasA) pa = xEnd
     if (hasB) pb = yEnd
   }
@@ -233,10 +231,10 @@ function deltaState (d: WindowedDelta): WindowedCounter {
   const out: WindowedCounter = []
   let next = 0
   for (const part of d.parts) {
-    for (; next < part.slot; next++) out.push(0, 0, 0)
+    for (; next < part.slot; next++) out.push(0)
     next = part.slot + 1
     const hasValue = part.value > 0 && part.bucket >= part.horizon
-    out.push(0, part.horizon > 0 ? 1 : 0, hasValue ? 1 : 0)
+    out.push(hasValue ? 1 : 0)
     if (part.horizon > 0) out.push(d.key, part.horizon)
     if (hasValue) out.push(part.bucket, d.key, part.value)
   }
@@ -253,7 +251,7 @@ function apply (s: WindowedCounter, d: WindowedDelta): WindowedCounter {
   for (const part of d.parts) {
     const p = slotAt(s, part.slot)
     if (p < 0) return join(s, deltaState(d))
-    const g = s[p] as number
+    const g = sharedAt(s, p)
     const own = ownHorizon(s, p, d.key)
     // A horizon changes the state unless `key` holds one as high, or it is below g (not stored).
     if (part.horizon > own && part.horizon >= g) return join(s, deltaState(d))
@@ -296,7 +294,7 @@ function inspect (s: WindowedCounter): unknown {
   }
   for (let p = 0; p < s.length; p = slotEnd(s, p)) {
     const horizons: Record<string, number> = {}
-    for (let q = p + 3; q < entriesAt(s, p); q += 2) def(horizons, s[q] as string, s[q + 1])
+    for (let q = p + 1; typeof s[q] === 'string'; q += 2) def(horizons, s[q] as string, s[q + 1])
     const buckets: Record<string, { entries: Record<string, number>, total: number }> = {}
     for (let q = entriesAt(s, p); q < slotEnd(s, p); q += 3) {
       const b = String(s[q])
@@ -304,7 +302,7 @@ function inspect (s: WindowedCounter): unknown {
       def(row.entries, s[q + 1] as string, s[q + 2])
       row.total += s[q + 2] as number
     }
-    slots.push({ horizon: s[p], horizons, buckets })
+    slots.push({ horizon: sharedAt(s, p), horizons, buckets })
   }
   return { slots }
 }
