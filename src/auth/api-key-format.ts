@@ -40,13 +40,20 @@ export const API_KEY_PREFIX = 'fs_'
 
 const KEY_ID_BYTES = 8
 const SECRET_BYTES = 32
-const SECRET_CHARS = 43 // ceil(32 * 4 / 3) without padding
 /** The exact length of every valid key string. */
-export const API_KEY_LENGTH = 'fs_live_'.length + KEY_ID_BYTES * 2 + 1 + SECRET_CHARS
+export const API_KEY_LENGTH = 'fs_live_'.length + KEY_ID_BYTES * 2 + 1 + 43 // 43 = ceil(32 * 4 / 3), no padding
 /** Inputs longer than this are rejected before any regex runs. */
 const MAX_INPUT = 256
 
-const KEY_RE = /^fs_(live|test)_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/
+// One test, no captures: the parts sit at fixed offsets. The secret's last character is
+// one of the 16 whose two low bits are zero: 43 base64url characters carry 258 bits for
+// 256, so exactly these spell a canonical 32-byte secret (any other last character is an
+// alias with stray padding bits that decodes to the same bytes). Equivalent to decoding
+// and re-encoding, without the Buffer round trip (~0.3 µs a request).
+const KEY_RE = /^fs_(?:live|test)_[0-9a-f]{16}_[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
+const ENV_AT = 'fs_'.length
+const KEY_ID_AT = 'fs_live_'.length
+const SECRET_AT = KEY_ID_AT + KEY_ID_BYTES * 2 + 1
 
 /** Generates a new key for `env` from the CSPRNG. */
 export function generateApiKey (env: ApiKeyEnv): GeneratedApiKey {
@@ -61,15 +68,12 @@ export function generateApiKey (env: ApiKeyEnv): GeneratedApiKey {
  * base64url secret that decodes to exactly 32 bytes. Anything else is `null`.
  */
 export function parseApiKey (str: unknown): ParsedApiKey | null {
-  if (typeof str !== 'string' || str.length > MAX_INPUT || str.length !== API_KEY_LENGTH) return null
-  const m = KEY_RE.exec(str)
-  if (m === null) return null
-  const secret = m[3]!
-  // Reject non-canonical encodings (stray low bits in the last character): two spellings
-  // of one secret would otherwise both be accepted.
-  const bytes = Buffer.from(secret, 'base64url')
-  if (bytes.length !== SECRET_BYTES || bytes.toString('base64url') !== secret) return null
-  return { env: m[1] as ApiKeyEnv, keyId: m[2]!, secret }
+  if (typeof str !== 'string' || str.length > MAX_INPUT || str.length !== API_KEY_LENGTH || !KEY_RE.test(str)) return null
+  return {
+    env: str.charCodeAt(ENV_AT) === 108 /* l */ ? 'live' : 'test',
+    keyId: str.slice(KEY_ID_AT, KEY_ID_AT + KEY_ID_BYTES * 2),
+    secret: str.slice(SECRET_AT),
+  }
 }
 
 /** True when `str` has the key prefix: the cheap test that routes a credential to key auth. */
@@ -88,27 +92,37 @@ export function hashSecret (secret: string, encoding: 'hex' | 'bytes' = 'hex'): 
 
 // One-shot `crypto.hash` (Node >= 20.12) is ~1.4 µs for a key's secret; a `createHash`
 // object (a stream wrapper) per call was ~4.5 µs, on every API-key and service request.
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer' | 'latin1') => Buffer | string }).hash
 
 /** SHA-256 of `s` (UTF-8) as 32 bytes. */
 export function sha256 (s: string): Buffer {
-  return oneShot !== undefined ? oneShot('sha256', s, 'buffer') : createHash('sha256').update(s, 'utf8').digest()
+  return oneShot !== undefined ? oneShot('sha256', s, 'buffer') as Buffer : createHash('sha256').update(s, 'utf8').digest()
 }
 
-const HEX64 = /^[0-9a-f]{64}$/i
+// Scratch for the comparisons below. Each is filled and compared synchronously in one call,
+// so one pair serves every call: a digest returned as a Buffer costs a fresh ArrayBuffer
+// backing store (~0.3 µs plus GC work), as a latin1 string it does not.
+const storedScratch = Buffer.alloc(32)
+const digestScratch = Buffer.alloc(32)
 
 /**
- * Whether `secret` hashes to the stored `hash` (hex string or 32 bytes), compared with
- * `crypto.timingSafeEqual`. A malformed stored hash never matches.
+ * Whether SHA-256(`s`) (UTF-8) equals `expected`, compared with `crypto.timingSafeEqual`;
+ * false for an `expected` that is not 32 bytes. Allocates no Buffer.
+ */
+export function sha256Equals (expected: Uint8Array, s: string): boolean {
+  if (expected.length !== 32) return false
+  if (oneShot !== undefined) digestScratch.write(oneShot('sha256', s, 'latin1') as string, 0, 32, 'latin1')
+  else createHash('sha256').update(s, 'utf8').digest().copy(digestScratch)
+  return timingSafeEqual(expected, digestScratch)
+}
+
+/**
+ * Whether `secret` hashes to the stored `hash` (hex string, either case, or 32 bytes),
+ * compared with `crypto.timingSafeEqual`. A malformed stored hash never matches.
  */
 export function secretMatches (hash: string | Uint8Array, secret: string): boolean {
-  let stored: Uint8Array
-  if (typeof hash === 'string') {
-    if (!HEX64.test(hash)) return false
-    stored = Buffer.from(hash, 'hex')
-  } else {
-    stored = hash
-  }
-  if (stored.length !== 32) return false
-  return timingSafeEqual(stored, hashSecret(secret, 'bytes'))
+  if (typeof hash !== 'string') return sha256Equals(hash, secret)
+  // Hex decoding stops at the first non-hex pair: 32 bytes from 64 characters means all were hex.
+  if (hash.length !== 64 || storedScratch.write(hash, 0, 32, 'hex') !== 32) return false
+  return sha256Equals(storedScratch, secret)
 }
