@@ -3,12 +3,12 @@
  * A caller sends `X-Service-Name: <name>` and `Authorization: Bearer <secret>`.
  *
  * Secrets are kept only as SHA-256 digests; a presented secret is hashed to the same
- * fixed length and compared with `timingSafeEqual`, and an unknown name is compared
+ * fixed length and compared with `timingSafeEqual` (`sha256Equals`), and an unknown name is compared
  * against a dummy digest, so neither the secret's length nor the name's existence
  * shows in the timing or the error.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { sha256 } from './api-key-format.ts'
+import { randomBytes } from 'node:crypto'
+import { sha256, sha256Equals } from './api-key-format.ts'
 import { FormStateError } from '../errors.ts'
 import type { Principal } from './principal.ts'
 
@@ -72,6 +72,9 @@ export interface ServiceVerifier {
   readonly names: readonly string[]
 }
 
+// Services hold no scopes; one empty set serves them all (principals are read-only).
+const NO_SCOPES: ReadonlySet<string> = new Set<string>()
+
 function digest (s: string): Buffer {
   return sha256(s)
 }
@@ -88,23 +91,21 @@ export function createServiceVerifier (secrets: ReadonlyMap<string, string> | Re
   // Compared against when the name is unknown so that path costs the same as a wrong secret.
   const dummy = digest(randomBytes(32).toString('hex'))
 
+  // A service's principal never changes: built once per name, not per call.
+  const principals = new Map<string, Principal>()
+  for (const name of digests.keys()) {
+    principals.set(name, Object.freeze({ kind: 'service', sub: `service:${name}`, projectId: '', role: 'user', scopes: NO_SCOPES, serviceName: name }))
+  }
+
   return {
     names: Object.freeze([...digests.keys()]),
     verifyService (name: string, secret: string): Principal {
       const expected = digests.get(name)
-      const presented = digest(typeof secret === 'string' ? secret.slice(0, MAX_SECRET_LENGTH + 1) : '')
-      const equal = timingSafeEqual(expected ?? dummy, presented)
+      const equal = sha256Equals(expected ?? dummy, typeof secret === 'string' ? secret.slice(0, MAX_SECRET_LENGTH + 1) : '')
       if (expected === undefined || !equal || typeof secret !== 'string' || secret.length > MAX_SECRET_LENGTH) {
         throw new FormStateError('invalid_service_credentials', 'invalid service credentials')
       }
-      return {
-        kind: 'service',
-        sub: `service:${name}`,
-        projectId: '',
-        role: 'user',
-        scopes: new Set<string>(),
-        serviceName: name,
-      }
+      return principals.get(name)!
     },
   }
 }

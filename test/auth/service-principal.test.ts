@@ -47,6 +47,11 @@ describe('service secrets', () => {
     assert.equal(p.sub, 'service:billing')
     assert.equal(p.scopes.size, 0)
     assert.deepEqual(v.names, ['billing', 'gateway'])
+    // Built once per service: read-only, so one request cannot change what the next one gets.
+    assert.throws(() => { (p as { sub: string }).sub = 'service:other' }, TypeError)
+    const g = v.verifyService('gateway', SECRET_B)
+    assert.equal(g.serviceName, 'gateway')
+    assert.deepEqual(v.verifyService('billing', SECRET_A), p)
   })
 
   test('verifyService: wrong name, wrong secret, another service\'s secret, prefix, huge', () => {
