@@ -174,6 +174,7 @@ function lateVerifier (): JwtVerifier & { set (v: JwtVerifier): void } {
       if (inner === undefined) throw new FormStateError('not_ready', 'the node is still starting; retry in a moment', { headers: { 'Retry-After': '1' } })
       return inner.verify(token)
     },
+    cached (token) { return inner?.cached?.(token) },
   }
 }
 

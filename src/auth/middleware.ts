@@ -46,9 +46,10 @@ const MAX_AUTH_HEADER = MAX_TOKEN_LENGTH + 'Bearer '.length
 const MAX_SMALL_HEADER = 256
 const PROJECT_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
 
+/** A request header as `ctx.get(name)` reads it (name lower-case), undefined when absent or empty. */
 function header (ctx: Context, name: string): string | undefined {
-  const v = ctx.get(name)
-  return v === '' ? undefined : v
+  const v = ctx.req.headers[name]
+  return typeof v === 'string' && v !== '' ? v : undefined
 }
 
 function invalidApiKey (): FormStateError {
@@ -66,6 +67,24 @@ function bearer (value: string): string {
   return m[1]!
 }
 
+/**
+ * What `bearer(value)` returns if it accepts `value`, without the whitespace scan of the
+ * credential: `Bearer` in any case, spaces, the rest with trailing spaces trimmed; undefined
+ * when the shape is wrong. Used only to look a token up in the verifier's cache, which never
+ * holds a token with whitespace: so on a hit `bearer(value)` is this very string.
+ */
+function bearerCandidate (value: string): string | undefined {
+  if (value.length < 8 || value.charCodeAt(6) !== 32) return undefined
+  // ASCII letters only, as the /i regexp matches them (c | 0x20 folds exactly A-Z onto a-z here).
+  if ((value.charCodeAt(0) | 0x20) !== 0x62 || (value.charCodeAt(1) | 0x20) !== 0x65 || (value.charCodeAt(2) | 0x20) !== 0x61 ||
+    (value.charCodeAt(3) | 0x20) !== 0x72 || (value.charCodeAt(4) | 0x20) !== 0x65 || (value.charCodeAt(5) | 0x20) !== 0x72) return undefined
+  let start = 7
+  while (start < value.length && value.charCodeAt(start) === 32) start++
+  let end = value.length
+  while (end > start && value.charCodeAt(end - 1) === 32) end--
+  return start < end ? value.slice(start, end) : undefined
+}
+
 async function viaApiKey (raw: string, apiKeys: ApiKeyAuthenticator | undefined): Promise<Principal> {
   // Malformed keys are refused here without a store lookup.
   const parsed = apiKeys === undefined ? null : parseApiKey(raw)
@@ -73,8 +92,12 @@ async function viaApiKey (raw: string, apiKeys: ApiKeyAuthenticator | undefined)
   return apiKeys.authenticateParsed !== undefined ? apiKeys.authenticateParsed(parsed) : apiKeys.authenticate(raw)
 }
 
-/** Resolves the request's principal, or undefined when it carries no credentials. */
-async function identify (ctx: Context, opts: AuthenticateOptions): Promise<Principal | undefined> {
+/**
+ * Resolves the request's principal, or undefined when it carries no credentials. The answer
+ * is synchronous when no lookup is needed (no credentials, or a JWT the verifier has cached:
+ * the usual request), a promise otherwise; refusals are thrown.
+ */
+function identify (ctx: Context, opts: AuthenticateOptions): Principal | undefined | Promise<Principal> {
   const authorization = header(ctx, 'authorization')
   const apiKey = header(ctx, 'x-api-key')
   const serviceName = header(ctx, 'x-service-name')
@@ -93,9 +116,58 @@ async function identify (ctx: Context, opts: AuthenticateOptions): Promise<Princ
     return viaApiKey(apiKey, opts.apiKeys)
   }
   if (authorization === undefined) return undefined
+  if (opts.jwt.cached !== undefined) {
+    const candidate = bearerCandidate(authorization)
+    if (candidate !== undefined && !looksLikeApiKey(candidate)) {
+      const hit = opts.jwt.cached(candidate)
+      if (hit !== undefined) return hit
+    }
+  }
   const credential = bearer(authorization)
   if (looksLikeApiKey(credential)) return viaApiKey(credential, opts.apiKeys)
   return opts.jwt.verify(credential)
+}
+
+function isPromise<T> (v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | undefined)?.then === 'function'
+}
+
+/**
+ * Admits the identified principal: enforces the `X-Project-Id` rule and sets
+ * `ctx.state.principal`. Returns false for a request without credentials that `optional`
+ * lets through; throws a 401/403 otherwise.
+ */
+function admit (ctx: Context, opts: AuthenticateOptions, found: Principal | undefined): boolean {
+  let principal = found
+  if (principal === undefined) {
+    if (opts.optional === true) return false
+    throw unauthenticated()
+  }
+  const projectHeader = header(ctx, 'x-project-id')
+  if (projectHeader !== undefined) {
+    if (projectHeader.length > MAX_SMALL_HEADER || !PROJECT_ID_RE.test(projectHeader)) {
+      throw new FormStateError('invalid_field', 'invalid X-Project-Id header', { field: 'X-Project-Id' })
+    }
+    if (principal.kind === 'service') {
+      principal = { ...principal, projectId: projectHeader, actingFor: projectHeader }
+    } else {
+      assertSameProject(principal, projectHeader)
+    }
+  }
+  ;(ctx.state as AuthState).principal = principal
+  return true
+}
+
+/**
+ * `authenticate(opts)`'s work as a function: identifies and admits the request's principal
+ * (see `authenticate`). Returns undefined when done synchronously (a cached JWT, no
+ * credentials) and a promise when a lookup was needed; throws (or rejects) with the 401/403.
+ * For callers that run it before their own step without a middleware frame of its own.
+ */
+export function authenticateRequest (ctx: Context, opts: AuthenticateOptions): void | Promise<void> {
+  const found = identify(ctx, opts)
+  if (isPromise(found)) return found.then((p) => { admit(ctx, opts, p) })
+  admit(ctx, opts, found)
 }
 
 /**
@@ -103,27 +175,19 @@ async function identify (ctx: Context, opts: AuthenticateOptions): Promise<Princ
  * `X-Project-Id` header, when sent, names the principal's project (403 'wrong_project').
  * A service has no project of its own: its `X-Project-Id` declares the project it acts
  * for, recorded as `projectId` and `actingFor`.
+ *
+ * Not an async function: a request whose principal is known at once (a cached JWT) goes on
+ * to `next` in the same tick. It still always returns a promise and never throws.
  */
 export function authenticate (opts: AuthenticateOptions): Middleware<AuthState> {
-  return async function authenticateMiddleware (ctx: Context, next: Next): Promise<void> {
-    let principal = await identify(ctx, opts)
-    if (principal === undefined) {
-      if (opts.optional === true) return next()
-      throw unauthenticated()
+  return function authenticateMiddleware (ctx: Context, next: Next): Promise<void> {
+    try {
+      const done = authenticateRequest(ctx, opts)
+      if (done === undefined) return next()
+      return done.then(() => next())
+    } catch (err) {
+      return Promise.reject(err)
     }
-    const projectHeader = header(ctx, 'x-project-id')
-    if (projectHeader !== undefined) {
-      if (projectHeader.length > MAX_SMALL_HEADER || !PROJECT_ID_RE.test(projectHeader)) {
-        throw new FormStateError('invalid_field', 'invalid X-Project-Id header', { field: 'X-Project-Id' })
-      }
-      if (principal.kind === 'service') {
-        principal = { ...principal, projectId: projectHeader, actingFor: projectHeader }
-      } else {
-        assertSameProject(principal, projectHeader)
-      }
-    }
-    ctx.state.principal = principal
-    return next()
   }
 }
 

@@ -95,3 +95,30 @@ test('a token differing in one byte is verified in full, not served from the cac
   assert.equal(await codeOf(v.verify(forged)), 'invalid_token')
   assert.equal(await codeOf(v.verify(t)), 'ok')
 })
+
+test('cached() answers what verify() would from its cache, synchronously, and nothing else', async () => {
+  const start = clock.now
+  try {
+    const t = tokenFor('sync@x', nowS() + 60)
+    const v = verifier({ clockToleranceSec: 30 })
+    assert.equal(v.cached!(t), undefined, 'not verified yet')
+    const p = await v.verify(t)
+    assert.equal(v.cached!(t), p)
+    const sig = t.slice(t.lastIndexOf('.') + 1)
+    assert.equal(v.cached!(t.slice(0, t.lastIndexOf('.') + 1) + (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1)), undefined, 'same tail, other token')
+    assert.equal(v.cached!(t.slice(1)), undefined)
+    assert.equal(v.cached!(''), undefined)
+    clock.now += 100_000 // past exp + tolerance
+    assert.equal(v.cached!(t), undefined)
+    assert.equal(await codeOf(v.verify(t)), 'invalid_token')
+  } finally { clock.now = start }
+})
+
+test('a token with whitespace is never cached (whatever jose makes of it)', async () => {
+  const v = verifier()
+  const t = tokenFor('ws@x')
+  for (const odd of [`${t} `, `${t}\t`, ` ${t}`]) {
+    const first = await codeOf(v.verify(odd))
+    assert.equal(v.cached!(odd), undefined, JSON.stringify(odd.replace(t, '<t>')) + ' ' + first)
+  }
+})

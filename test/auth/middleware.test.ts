@@ -202,6 +202,30 @@ describe('authenticate middleware', () => {
     assert.equal((await call(app, { authorization: `Bearer ${jwt}` })).status, 200)
   })
 
+  test('a cached JWT answers exactly as an uncached one for every spelling of the Authorization header', async () => {
+    // The middleware looks a cached token up before running the Bearer grammar's regexp; a
+    // hit must only ever happen where the grammar accepts the header with this very token.
+    const uncached = await startApp({ jwt: createJwtVerifier({ ...issuer.verifierOptions(), verifiedCache: { maxEntries: 0 } }) })
+    try {
+      assert.equal((await call(app, { authorization: `Bearer ${jwt}` })).status, 200) // now cached
+      const variants = [
+        `Bearer ${jwt}`, `bearer ${jwt}`, `BEARER ${jwt}`, `bEaReR    ${jwt}`, `Bearer ${jwt}   `,
+        `Bearer\t${jwt}`, `Bearer ${jwt}\tx`, `Bearer ${jwt} x`, `Bearer ${jwt} ${jwt}`, `Bearer ${jwt}\u00a0x`,
+        `Bearer ${jwt.slice(0, -1)}`, `Bearer ${jwt}x`, `Bearer x${jwt}`, `Bearerr ${jwt}`, `Bearer${jwt}`, `Bear ${jwt}`,
+      ]
+      for (const authorization of variants) {
+        const [a, b] = [await call(app, { authorization }), await call(uncached, { authorization })]
+        assert.equal(a.status, b.status, JSON.stringify(authorization.replace(jwt, '<jwt>')))
+        assert.deepEqual(a.body, b.body, JSON.stringify(authorization.replace(jwt, '<jwt>')))
+        assert.equal(a.headers.get('www-authenticate'), b.headers.get('www-authenticate'))
+      }
+      assert.equal((await call(app, { authorization: `bearer    ${jwt}  ` })).body.principal?.sub, 'dev-1')
+      assert.equal((await call(app, { authorization: `Bearer ${jwt} x` })).body.code, 'unauthenticated')
+    } finally {
+      await uncached.close()
+    }
+  })
+
   test('optional: no credentials pass with no principal; bad credentials still fail', async () => {
     const none = await call(optionalApp, {})
     assert.equal(none.status, 200)
