@@ -98,6 +98,7 @@ export function replicaSummary (store: ReplicaStore, mode: 'devnet' | 'node', re
     listen_addrs: st?.listenAddrs ?? [],
     members: st?.members.map((m) => ({ id: m.id, via: m.via, connected: m.id === self ? true : m.connected, self: m.id === self })) ??
       [{ id: self, via: 'self', connected: true, self: true }],
+    retired: st?.retired.map((r) => ({ id: r.id, by: r.by, at: r.at })) ?? [],
     peers: Object.entries(st?.peers ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, p]) => ({
       id,
       lag_ops: p.lagOps,

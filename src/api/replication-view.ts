@@ -39,6 +39,8 @@ export interface ReplicationStatusView {
   readerRunning: boolean
   listenAddrs: string[]
   members: MemberView[]
+  /** Peers retired from the cluster: refused, and no longer waited for by compaction. */
+  retired: Array<{ id: string, by: string, at: number }>
   peers: Record<string, PeerView>
   /** Envelopes dropped, by reason (garbled, not_member, bad_signature, replay, decode_error). */
   rejected: Record<string, number>
@@ -84,6 +86,12 @@ export type ReplicationEventView =
 export interface ReplicationView {
   /** Current status; cheap enough to call on every `/admin/replica` and `/metrics` scrape. */
   status (): ReplicationStatusView
+  /**
+   * Retire a member that is gone for good (the one write an operator makes here). Throws
+   * `conflict` for this node or a connected peer without `force`, `not_found` for a peer
+   * that is not a member; `changed` is false when it was retired already.
+   */
+  retire? (peerId: string, opts?: { force?: boolean }): { changed: boolean, wasConnected: boolean }
   /** Subscribe to replication events (metrics). Returns an unsubscribe. */
   onEvent? (listener: (e: ReplicationEventView) => void): () => void
 }

@@ -20,6 +20,7 @@ export interface ReplicaStatus {
   queue_reader: 'n/a' | 'running' | 'stopped'
   listen_addrs: string[]
   members: Array<{ id: string, via: string, connected: boolean, self: boolean }>
+  retired: Array<{ id: string, by: string, at: number }>
   peers: Array<{ id: string, lag_ops: number, lag_ms: number, peer_lag_ops: number, rounds: number, errors: number, last_round_ms: number | null, last_error: string | null }>
   version_vector: Record<string, number>
   gaps: Array<{ origin: string, first_missing: number, highest_buffered: number }>
@@ -31,6 +32,9 @@ export interface ReplicaStatus {
   sync: Record<string, unknown> | null
   compaction: Record<string, unknown> | null
 }
+
+/** The answer of a retirement. */
+export interface RetireAnswer { peer_id: string, retired: true, changed: boolean, was_connected: boolean, members: string[] }
 
 export interface FieldJson { kind: string, value: unknown, state: unknown }
 export interface EntityJson { target: string, digest: string, fields: Record<string, FieldJson> }
@@ -50,9 +54,26 @@ export class AdminClient {
   }
 
   /** GET `path` as JSON; throws {@link InspectError}. */
-  async get<T> (path: string): Promise<T> {
+  get<T> (path: string): Promise<T> {
+    return this.#call('GET', path)
+  }
+
+  /** POST `body` as JSON to `path`; throws {@link InspectError}. */
+  post<T> (path: string, body: unknown): Promise<T> {
+    return this.#call('POST', path, body)
+  }
+
+  async #call<T> (method: string, path: string, body?: unknown): Promise<T> {
     const token = this.#token ??= await this.#devnetToken()
-    const res = await this.#fetch(path, { headers: { authorization: `Bearer ${token}` } })
+    const res = await this.#fetch(path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    })
+    return this.#answer<T>(res)
+  }
+
+  async #answer<T> (res: Response): Promise<T> {
     const text = await res.text()
     let body: unknown
     try { body = text === '' ? undefined : JSON.parse(text) } catch { body = undefined }
@@ -61,6 +82,11 @@ export class AdminClient {
       throw new InspectError(`${this.url}: ${res.status} ${p.code ?? ''}${p.detail !== undefined ? `: ${p.detail}` : ''}`.trim(), res.status, p.code)
     }
     return body as T
+  }
+
+  /** Retire a cluster member that is gone for good (`POST /admin/replica/members/:id/retire`). */
+  retire (peerId: string, force: boolean): Promise<RetireAnswer> {
+    return this.post(`/admin/replica/members/${encodeURIComponent(peerId)}/retire`, force ? { force } : {})
   }
 
   status (digest = true): Promise<ReplicaStatus> {

@@ -1,6 +1,6 @@
 /**
  * `formstate inspect`: show and compare replica state over the admin API.
- * `status URL`, `diff URL URL`, `watch URL` (see USAGE). Exit codes: 0 ok (diff: equal),
+ * `status URL`, `diff URL URL`, `watch URL`, `retire URL PEER_ID` (see USAGE). Exit codes: 0 ok (diff: equal),
  * 1 failure (diff: the replicas differ, as diff(1) does), 2 usage.
  */
 import { cliTokenFromEnv } from '../config.ts'
@@ -20,6 +20,10 @@ Commands:
                      each which fields differ and how (per-replica counter entries, register
                      timestamps, set dots). Exit 0 when equal, 1 when they differ
   watch URL          refresh every second: ops/s per origin, lag per peer, rejections (Ctrl-C stops)
+  retire URL PEER_ID retire a member that is gone for good (a dead or decommissioned node): the
+                     node at URL stops waiting for it before compacting its log, refuses its
+                     peer id from now on and tells the other members. Refused while the peer is
+                     connected (stop it first) unless --force. Permanent for that peer id
 
 Options:
   --token JWT        an admin token (default: FORMSTATE_TOKEN; a devnet is asked for one)
@@ -27,11 +31,12 @@ Options:
   --max N            diff: entities examined field by field (default 20)
   --prefix P         diff: only entities whose key starts with P (e.g. acct/)
   --interval MS      watch: refresh period (default 1000)
-  --count N          watch: stop after N frames`
+  --count N          watch: stop after N frames
+  --force            retire: even though the peer is connected now (its unsynced writes are cut off)`
 
 const VALUE_FLAGS = new Set(['token', 'max', 'prefix', 'interval', 'count'])
 
-const parse = (args: readonly string[]): ParsedArgs => parseArgs(args, VALUE_FLAGS)
+const parse = (args: readonly string[]): ParsedArgs => parseArgs(args, VALUE_FLAGS, new Set(['force']))
 
 function intFlag (f: Map<string, string>, name: string, min: number, max: number): number | undefined {
   const v = f.get(name)
@@ -96,6 +101,14 @@ async function run (args: readonly string[], io: CliIo): Promise<number> {
       }
       return EXIT.ok
     }
+    case 'retire': {
+      if (rest.length !== 2) throw new UsageError('retire takes a URL and a peer id')
+      const r = await client(urlArg(rest[0], 'URL')).retire(rest[1]!, p.flags.has('force'))
+      io.out(p.json
+        ? JSON.stringify(r, null, 2)
+        : `${r.changed ? 'retired' : 'already retired'} ${r.peer_id}${r.was_connected ? ' (it was connected: cut off)' : ''}\nmembers now: ${r.members.join(', ')}`)
+      return EXIT.ok
+    }
     default:
       throw new UsageError(sub === undefined ? 'missing command' : `unknown command '${sub}'`)
   }
@@ -103,7 +116,7 @@ async function run (args: readonly string[], io: CliIo): Promise<number> {
 
 export const inspectCommand: Command = {
   name: 'inspect',
-  summary: 'inspect or compare replica state (status, diff, watch) over the admin API',
+  summary: 'inspect or compare replica state (status, diff, watch), retire a dead member, over the admin API',
   usage: () => USAGE,
   run: async (args, io) => {
     try {

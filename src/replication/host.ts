@@ -21,7 +21,7 @@ import { identify, type Identify } from '@libp2p/identify'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { preSharedKey } from '@libp2p/pnet'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import type { PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
 import { FormStateError } from '../errors.ts'
 
 export type Services = { identify: Identify, pubsub: GossipSub }
@@ -49,6 +49,11 @@ export interface HostOptions {
   handshakeTimeoutMs?: number
   /** Log hook for dial failures (a peer being down is normal, so nothing is thrown). */
   onDialError?: (addr: string, err: unknown) => void
+  /**
+   * Peer ids refused outright (retired members, membership.ts): no dial, and a connection
+   * either way is dropped as soon as noise has told who is on the other end.
+   */
+  isDenied?: (peerId: string) => boolean
 }
 
 /** A started libp2p host plus the peer-keeping loop around it. */
@@ -84,6 +89,15 @@ function listenAddrs (listen: HostOptions['listen']): string[] {
   return list
 }
 
+function denyGater (isDenied: (peerId: string) => boolean): ConnectionGater {
+  const deny = (peer: PeerId): boolean => isDenied(peer.toString())
+  return {
+    denyDialPeer: deny,
+    denyInboundEncryptedConnection: deny,
+    denyOutboundEncryptedConnection: deny,
+  }
+}
+
 /** Create and start the libp2p node. */
 export async function createHost (opts: HostOptions): Promise<Host> {
   const peerAddrs: Multiaddr[] = []
@@ -103,6 +117,7 @@ export async function createHost (opts: HostOptions): Promise<Host> {
     ...(opts.clusterKey !== undefined
       ? { connectionProtector: preSharedKey({ psk: opts.clusterKey, timeout: opts.handshakeTimeoutMs ?? 2000 }) }
       : {}),
+    ...(opts.isDenied !== undefined ? { connectionGater: denyGater(opts.isDenied) } : {}),
     connectionManager: {
       // Cluster peers all sit on few hosts (often one, in tests); the default inbound rate
       // limit per host would refuse a restarted cluster reconnecting at once.

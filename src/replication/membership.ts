@@ -21,10 +21,20 @@
  *
  * What it does NOT protect: it is one shared secret, so anyone who holds it is trusted
  * fully — any key holder can join, write any op under its own id, and vouch for other
- * ids. Membership is grow-only here: there is no revocation short of rotating the key
- * on every node and deleting members.json. A member's ops are not checked against an
+ * ids. A member's ops are not checked against an
  * authorisation policy (the API layer on the origin node did that). pnet encrypts but
  * noise is what authenticates peers; the PSK alone says "belongs to the cluster", not who.
+ *
+ * Retirement. An operator retires a member that is gone for good (a dead machine, a
+ * decommissioned node): it stops counting for causal stability — one silent member would
+ * otherwise block compaction on every node forever — and its peer id is refused from then
+ * on: no connection (the host's connection gater), no gossip (`not_member`), no vouching it
+ * back in. Retirements are a grow-only set exchanged in every sync round, so one operator
+ * call reaches the whole cluster. The retired node's ops that some members already hold
+ * still spread to the others through sync (sync does not filter by origin): they are
+ * authentic, and dropping them on some nodes only would break convergence. A retired
+ * peer id is retired for good; the machine rejoins with a fresh data dir (a new peer id)
+ * and bootstraps from a snapshot.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -43,14 +53,24 @@ export interface Member {
   readonly since: number
 }
 
+/** A member an operator retired (or that a member told us was retired). */
+export interface Retirement {
+  readonly id: string
+  /** The node where the operator retired it, or the member that told us. */
+  readonly by: string
+  readonly at: number
+}
+
 /** Cap on members learnt by vouching from one sync exchange (a sanity bound, not security). */
 export const MAX_VOUCHED_PER_EXCHANGE = 1024
 
 export class Membership {
   private readonly members = new Map<string, Member>()
+  private readonly retiredIds = new Map<string, Retirement>()
   private dirty = false
   private saving: Promise<void> | undefined
   private readonly listeners = new Set<(m: Member) => void>()
+  private readonly retireListeners = new Set<(r: Retirement, wasMember: boolean) => void>()
 
   /**
    * @param self this node's peer id
@@ -71,14 +91,20 @@ export class Membership {
       throw new FormStateError('storage_failure', 'cannot read members.json', { cause: err })
     }
     let list: unknown
+    let retired: unknown
     try {
-      list = (JSON.parse(text) as { members?: unknown }).members
+      ({ members: list, retired } = JSON.parse(text) as { members?: unknown, retired?: unknown })
     } catch (err) {
       throw new FormStateError('decode_invalid', 'members.json is not JSON', { cause: err })
     }
     if (!Array.isArray(list)) throw new FormStateError('decode_invalid', 'members.json has no members array')
+    if (retired !== undefined && !Array.isArray(retired)) throw new FormStateError('decode_invalid', 'members.json: retired is not an array')
+    for (const r of (retired ?? []) as Retirement[]) {
+      if (typeof r?.id !== 'string' || r.id === this.self) continue
+      this.retiredIds.set(r.id, { id: r.id, by: typeof r.by === 'string' ? r.by : '', at: Number(r.at) || 0 })
+    }
     for (const m of list as Member[]) {
-      if (typeof m?.id !== 'string' || m.id === this.self) continue
+      if (typeof m?.id !== 'string' || m.id === this.self || this.retiredIds.has(m.id)) continue
       const via: MemberSource = m.via === 'vouched' ? 'vouched' : 'connected'
       this.members.set(m.id, { id: m.id, via, since: Number(m.since) || 0, ...(typeof m.by === 'string' ? { by: m.by } : {}) })
     }
@@ -96,8 +122,60 @@ export class Membership {
     return this.list().map((m) => m.id)
   }
 
+  /** True when `id` was retired: never a member again. */
+  isRetired (id: string): boolean {
+    return this.retiredIds.has(id)
+  }
+
+  /** Retired peers, sorted by id. */
+  retired (): Retirement[] {
+    return [...this.retiredIds.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  }
+
+  /**
+   * Retire `id` (an operator's decision, made on this node): it leaves the members and is
+   * refused from now on. Idempotent: false when it was already retired. This node cannot
+   * retire itself (409 `conflict`).
+   */
+  retire (id: string): boolean {
+    if (id === this.self) throw new FormStateError('conflict', 'a node cannot retire itself; retire it from another member')
+    return this.markRetired({ id, by: this.self, at: this.now() })
+  }
+
+  /**
+   * Member `by` told us (in a sync exchange) that `ids` are retired. Ignored unless `by` is
+   * a member; this node's own id is ignored (a retired node is refused by the others
+   * anyway, and must not stop trusting itself). Returns the ids that were new.
+   */
+  learnRetired (by: string, ids: readonly string[]): string[] {
+    if (!this.has(by)) return []
+    const added: string[] = []
+    for (const id of ids.slice(0, MAX_VOUCHED_PER_EXCHANGE)) {
+      if (typeof id !== 'string' || id.length === 0 || id.length > 128 || id === this.self) continue
+      if (this.markRetired({ id, by, at: this.now() })) added.push(id)
+    }
+    return added
+  }
+
+  private markRetired (r: Retirement): boolean {
+    if (this.retiredIds.has(r.id)) return false
+    this.retiredIds.set(r.id, r)
+    const was = this.members.get(r.id)
+    this.members.delete(r.id)
+    this.changed()
+    for (const l of this.retireListeners) l(r, was !== undefined)
+    return true
+  }
+
+  /** Called with each retirement (and whether it was a member until then). Returns an unsubscribe. */
+  onRetire (listener: (r: Retirement, wasMember: boolean) => void): () => void {
+    this.retireListeners.add(listener)
+    return () => this.retireListeners.delete(listener)
+  }
+
   /** A peer completed a connection through the private network. Returns true when new. */
   connected (id: string): boolean {
+    if (this.retiredIds.has(id)) return false
     const cur = this.members.get(id)
     if (cur?.via === 'connected' || cur?.via === 'self') return false
     // A vouched member that now connected directly is upgraded (stronger evidence).
@@ -113,7 +191,7 @@ export class Membership {
     if (!this.members.has(by)) return []
     const added: string[] = []
     for (const id of ids.slice(0, MAX_VOUCHED_PER_EXCHANGE)) {
-      if (typeof id !== 'string' || id.length === 0 || id.length > 128 || this.members.has(id)) continue
+      if (typeof id !== 'string' || id.length === 0 || id.length > 128 || this.members.has(id) || this.retiredIds.has(id)) continue
       this.put({ id, via: 'vouched', by, since: this.now() })
       added.push(id)
     }
@@ -128,8 +206,12 @@ export class Membership {
 
   private put (m: Member): void {
     this.members.set(m.id, m)
-    this.dirty = true
+    this.changed()
     for (const l of this.listeners) l(m)
+  }
+
+  private changed (): void {
+    this.dirty = true
     void this.save().catch(() => {}) // persisted again by the next change or flush()
   }
 
@@ -140,7 +222,7 @@ export class Membership {
     if (!this.dirty) return
     this.dirty = false
     const dir = this.dataDir
-    const body = JSON.stringify({ members: this.list().filter((m) => m.via !== 'self') }, null, 2)
+    const body = JSON.stringify({ members: this.list().filter((m) => m.via !== 'self'), retired: this.retired() }, null, 2)
     this.saving = (async () => {
       await mkdir(dir, { recursive: true })
       const tmp = join(dir, `${MEMBERS_FILE}.tmp-${process.pid}`)

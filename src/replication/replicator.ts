@@ -23,7 +23,7 @@ import { REJECT_REASONS, type RejectReason } from './envelope.ts'
 import { GossipQueue, storeOpCodec, type GossipQueueStats, type OpCodec, type ReplLogger } from './gossip-queue.ts'
 import { createHost, type Host } from './host.ts'
 import { loadOrCreateIdentity, type NodeIdentity } from './identity.ts'
-import { Membership, type MemberSource } from './membership.ts'
+import { Membership, type MemberSource, type Retirement } from './membership.ts'
 import { compactStable, stableVector } from './stability.ts'
 import { SyncService, type RoundResult, type SyncStats } from './sync.ts'
 
@@ -78,6 +78,8 @@ export interface ReplicationStatus {
   readerRunning: boolean
   listenAddrs: string[]
   members: Array<{ id: string, via: MemberSource, connected: boolean }>
+  /** Peers retired from the cluster (membership.ts): refused, and not waited for by compaction. */
+  retired: Retirement[]
   peers: Record<string, { vv: Record<string, number>, lagOps: number, lagMs: number, peerLagOps: number, rounds: number, errors: number, lastRoundMs?: number, lastError?: string }>
   rejected: Record<RejectReason, number>
   /** Gossip counters, plus the peers subscribed to our topic right now. */
@@ -142,6 +144,7 @@ export class Replicator {
       ...(this.opts.peers !== undefined ? { peers: this.opts.peers } : {}),
       ...(this.opts.redialMs !== undefined ? { redialMs: this.opts.redialMs } : {}),
       onDialError: (addr, err) => logger.debug('peer dial failed', { addr, error: err }),
+      isDenied: (id) => membership.isRetired(id),
     })
     host.node.addEventListener('peer:connect', (evt) => {
       const id = evt.detail.toString()
@@ -187,6 +190,14 @@ export class Replicator {
       if (evt.detail.topic !== queue.topic) return
       const peer = host.node.getConnections().find((c) => c.remotePeer.toString() === evt.detail.peerId)?.remotePeer
       if (peer !== undefined) void sync.round(peer)
+    })
+    // However a retirement arrives (an operator here, or a member in a sync round): drop the
+    // connection, and what sync knew of the peer.
+    membership.onRetire((r, wasMember) => {
+      logger.warn('peer retired from the cluster', { peer: r.id, by: r.by, wasMember })
+      sync.forget(r.id)
+      const conn = host.node.getConnections().find((c) => c.remotePeer.toString() === r.id)
+      if (conn !== undefined) void host.node.hangUp(conn.remotePeer).catch(() => {})
     })
     this.host = host
     this.addrsCache = undefined
@@ -248,6 +259,27 @@ export class Replicator {
     return this.host.dial(addr)
   }
 
+  /**
+   * Retire a member that is gone for good (membership.ts): compaction stops waiting for
+   * it, its peer id is refused from now on, and the retirement reaches every node through
+   * sync. Refused (409 `conflict`) for this node itself and, unless `force`, for a peer we
+   * hold a connection to — a live node's unsynced writes would be cut off with it.
+   * Idempotent: `changed` is false when it was already retired.
+   */
+  retire (peerId: string, opts: { force?: boolean } = {}): { changed: boolean, wasConnected: boolean } {
+    const host = this.host
+    const membership = this.membership
+    if (host === undefined || membership === undefined) throw new FormStateError('not_ready', 'replicator not started')
+    if (peerId === membership.self) throw new FormStateError('conflict', 'a node cannot retire itself; retire it from another member')
+    const wasConnected = host.connectedPeers().includes(peerId)
+    if (membership.isRetired(peerId)) return { changed: false, wasConnected }
+    if (!membership.has(peerId)) throw new FormStateError('not_found', `${peerId} is not a member of this cluster`)
+    if (wasConnected && opts.force !== true) {
+      throw new FormStateError('conflict', `${peerId} is connected now: stop it first (or pass force to cut it off with whatever it has not synced)`)
+    }
+    return { changed: membership.retire(peerId), wasConnected }
+  }
+
   /** Snapshot + compact the log up to what every member has seen. */
   async compactNow (): Promise<number> {
     const sync = this.sync
@@ -307,6 +339,7 @@ export class Replicator {
       readerRunning: this.queue?.readerRunning ?? false,
       listenAddrs: host === undefined ? [] : this.listenAddrs(host, now),
       members: (this.membership?.list() ?? []).map((m) => ({ id: m.id, via: m.via, connected: connected.has(m.id) })),
+      retired: this.membership?.retired() ?? [],
       peers,
       rejected,
       gossip: {

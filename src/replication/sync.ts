@@ -158,7 +158,7 @@ export class SyncService {
     const id = peer.toString()
     const cur = this.inflight.get(id)
     if (cur !== undefined) return cur
-    if (!this.running || !this.pulling) return Promise.resolve(undefined)
+    if (!this.running || !this.pulling || this.o.membership.isRetired(id)) return Promise.resolve(undefined)
     // Pulls run one at a time: peers that connect together (a healed partition) would
     // otherwise each stream the same missing ops, and all but one copy are duplicates the
     // puller decodes for nothing. The next round asks with the vector the last one left.
@@ -175,6 +175,15 @@ export class SyncService {
       if (r?.more === true && this.running) void this.round(peer)
       return r
     })
+  }
+
+  private retiredIds (): string[] {
+    return this.o.membership.retired().map((r) => r.id)
+  }
+
+  /** Drop what we know of a peer (it was retired): it no longer shows as a peer. */
+  forget (peer: string): void {
+    this.peers.delete(peer)
   }
 
   /** Record a peer's vector and recompute lag against ours. */
@@ -217,10 +226,12 @@ export class SyncService {
     const read = async (): Promise<Frame> => decodeFrame((await lp.read({ signal })).subarray())
     const res: RoundResult = { peer: id, applied: 0, duplicates: 0, snapshot: false, more: false, ms: 0 }
     try {
-      await lp.write(encodeFrame({ type: 'request', cluster: this.o.cluster, shard: this.o.store.shard, vv: this.o.store.versionVector(), members: this.o.membership.ids() }), { signal })
+      await lp.write(encodeFrame({ type: 'request', cluster: this.o.cluster, shard: this.o.store.shard, vv: this.o.store.versionVector(), members: this.o.membership.ids(), retired: this.retiredIds() }), { signal })
       const hello = await read()
       if (hello.type === 'error') throw new FormStateError('conflict', `peer refused sync: ${hello.code} ${hello.message}`)
       if (hello.type !== 'hello') throw new FormStateError('decode_invalid', `expected hello, got ${hello.type}`)
+      // Retirements first: a member the peer still lists may be one it has just learnt was retired.
+      this.o.membership.learnRetired(id, hello.retired)
       this.o.membership.vouch(id, hello.members)
       const st = this.heard(id, hello.vv)
       const chunks: Uint8Array[] = []
@@ -296,11 +307,18 @@ export class SyncService {
         await stream.close({ signal })
         return
       }
+      if (this.o.membership.isRetired(peer)) {
+        // The connection gater refuses retired peers; this covers a connection opened just before.
+        await send({ type: 'error', code: 'retired', message: 'this peer id was retired from the cluster' })
+        await stream.close({ signal })
+        return
+      }
+      this.o.membership.learnRetired(peer, req.retired)
       this.o.membership.vouch(peer, req.members)
       this.heard(peer, req.vv)
       const mine = this.o.store.versionVector()
       const compacted = this.o.store.compactedVv()
-      await send({ type: 'hello', vv: mine, compactedVv: compacted, members: this.o.membership.ids() })
+      await send({ type: 'hello', vv: mine, compactedVv: compacted, members: this.o.membership.ids(), retired: this.retiredIds() })
       const cursor = copyVv(req.vv)
       if (!vvDominates(req.vv, compacted)) {
         // The peer needs ops we no longer have: send the whole state, then what follows it.

@@ -180,3 +180,18 @@ test('an account\'s API keys are shown with their raw state; the secret hash nev
   for (const r of [acct, entity, ops]) assert.ok(!r.text.includes(hash), 'hash leaked')
   assert.ok(!ops.text.includes(created.body.key))
 })
+
+test('retiring a member: operators only; a devnet has no cluster (404 not_configured); bad input is a 400 naming the field', async () => {
+  const path = '/admin/replica/members/12D3KooWSomePeer/retire'
+  assertProblem(await d.call({ token: await d.token(USER, 'user') }, 'POST', path, { body: {} }), 403, 'forbidden')
+  assertProblem(await d.call({ token: await d.token('boss@other', 'admin', OTHER_PROJECT) }, 'POST', path, { body: {} }), 403, 'forbidden')
+  assertProblem(await d.call({ none: true }, 'POST', path, { body: {} }), 401, 'unauthenticated')
+  assertProblem(await d.call(admin, 'POST', '/admin/replica/members/a%20b/retire', { body: {} }), 400, 'invalid_field', 'peer_id')
+  assertProblem(await d.call(admin, 'POST', path, { body: { force: 'yes' } }), 400, 'invalid_field', 'force')
+  assertProblem(await d.call(admin, 'POST', path, { body: { forse: true } }), 400, 'unknown_field', 'forse')
+  const before = d.node.store.digest()
+  assertProblem(await d.call(admin, 'POST', path, { body: {} }), 404, 'not_configured')
+  assertProblem(await d.call({ service: true }, 'POST', path, { body: { force: true } }), 404, 'not_configured')
+  assert.equal(d.node.store.digest(), before)
+  assert.deepEqual((await d.call(admin, 'GET', '/admin/replica')).body.retired, [])
+})

@@ -18,8 +18,11 @@ export interface TestCluster {
   close (): Promise<void>
 }
 
-/** Starts `n` nodes, each bootstrapping from the first; `oidcIssuer` (a devnet's) signs admin JWTs. */
-export async function startTestCluster (n: number, opts: { syncIntervalMs?: number, oidcIssuer?: string } = {}): Promise<TestCluster> {
+/**
+ * Starts `n` nodes, each bootstrapping from the first (the first from `bootstrap`, when
+ * given: a node joining another test cluster); `oidcIssuer` (a devnet's) signs admin JWTs.
+ */
+export async function startTestCluster (n: number, opts: { syncIntervalMs?: number, oidcIssuer?: string, bootstrap?: string } = {}): Promise<TestCluster> {
   const dirs: string[] = []
   const nodes: RunningClusterNode[] = []
   const close = async (): Promise<void> => {
@@ -37,7 +40,7 @@ export async function startTestCluster (n: number, opts: { syncIntervalMs?: numb
         '--service-secrets', `${OPS_SERVICE}=${OPS_SECRET}`,
         '--operator-projects', 'proj_demo',
         '--sync-interval-ms', String(opts.syncIntervalMs ?? 500),
-        ...(i > 0 ? ['--bootstrap', nodes[0]!.p2pAddrs()[0]!] : []),
+        ...(i > 0 ? ['--bootstrap', nodes[0]!.p2pAddrs()[0]!] : opts.bootstrap !== undefined ? ['--bootstrap', opts.bootstrap] : []),
       ], {})
       nodes.push(await startNode(config, { allowOpenNetwork: true, replication: { redialMs: 200 } }))
     }

@@ -96,3 +96,32 @@ test('watch a cluster node: the peer with its lag, op rates', { timeout: 30_000 
   assert.equal(frames[1].reader, 'running')
   assert.equal(typeof frames[1].opsPerSec, 'number')
 })
+
+test('retire: refused while the peer is connected; once it is gone the node retires it, lists it and refuses it', { timeout: 30_000 }, async () => {
+  const extra = await startTestCluster(1, { oidcIssuer: `${issuer.url}/devnet`, bootstrap: a.p2pAddrs()[0]! })
+  const c = extra.nodes[0]!
+  try {
+    await until('a knows c as a connected member', 15_000, () => a.replicator.status().members.some((m) => m.id === c.peerId && m.connected))
+    const busy = capture()
+    assert.equal(await main(['inspect', 'retire', a.url, c.peerId, '--token', token], busy), 1)
+    assert.match(busy.errText(), /409 conflict: .*connected/)
+  } finally {
+    await extra.close()
+  }
+  await until('a sees c disconnected', 15_000, () => !a.replicator.status().members.some((m) => m.id === c.peerId && m.connected))
+  const io = capture()
+  assert.equal(await main(['inspect', 'retire', a.url, c.peerId, '--token', token], io), 0, io.errText())
+  assert.match(io.outText(), new RegExp(`^retired ${c.peerId}\\nmembers now: `))
+  assert.ok(!io.outText().includes(c.peerId + ','))
+  const again = capture()
+  assert.equal(await main(['inspect', 'retire', a.url, c.peerId, '--token', token, '--json'], again), 0)
+  assert.equal(JSON.parse(again.outText()).changed, false)
+  const status = capture()
+  assert.equal(await main(['inspect', 'status', a.url, '--token', token], status), 0)
+  assert.match(status.outText(), new RegExp(`retired \\(1\\)[\\s\\S]*${c.peerId}`))
+  // b learns it from a in a sync round.
+  await until('b learnt the retirement', 15_000, () => b.replicator.status().retired.some((r) => r.id === c.peerId))
+  const usage = capture()
+  assert.equal(await main(['inspect', 'retire', a.url], usage), 2)
+  assert.match(usage.errText(), /retire takes a URL and a peer id/)
+})

@@ -236,6 +236,55 @@ describe('three formstate node processes', { timeout: 240_000 }, () => {
     await E.stop()
   })
 
+  test('a member gone for good is retired: compaction stops waiting for it, every node refuses it, the rest converge', async () => {
+    const D = cluster.nodes.find((n) => n.name === 'D')
+    assert.ok(D !== undefined, 'the fourth node of the bootstrap step')
+    await D.kill9()
+    say(`D (${D.peerId}) killed -9; it stays a member until retired`)
+    // A write D never sees: while D is a member, no node may drop it from its log.
+    await createAccount(A, `after-d-${Date.now()}@test`)
+    await cluster.converged([A, B, C])
+    const seq = (await A.replica(false)).version_vector[A.peerId] as number
+    await new Promise((r) => setTimeout(r, 5000)) // two compaction periods (2 s) and more
+    const held = await A.replica(false)
+    assert.ok((held.op_log.compacted_vv[A.peerId] ?? 0) < seq, `A compacted its op ${seq} although D never had it: ${JSON.stringify(held.op_log)}`)
+
+    // Bad retirements change nothing: malformed id 400, unknown 404, this node 409, a connected peer without force 409.
+    const retire = (node: NodeProc, id: string, body: unknown = {}) => node.call('POST', `/admin/replica/members/${encodeURIComponent(id)}/retire`, { body })
+    assert.equal((await retire(A, 'not a peer id!')).status, 400)
+    assert.equal((await retire(A, 'QmNotAMember')).body.code, 'not_found')
+    assert.equal((await retire(A, A.peerId)).body.code, 'conflict')
+    const busy = await retire(A, B.peerId)
+    assert.equal(busy.status, 409, JSON.stringify(busy.body))
+    assert.match(busy.body.detail, /connected/)
+    assert.equal((await retire(A, D.peerId, { force: 'yes' })).status, 400, 'force must be a boolean')
+    assert.deepEqual((await A.replica(false)).retired, [])
+
+    const r = await retire(A, D.peerId)
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    assert.deepEqual({ changed: r.body.changed, was_connected: r.body.was_connected }, { changed: true, was_connected: false })
+    assert.ok(!r.body.members.includes(D.peerId))
+    assert.equal((await retire(A, D.peerId)).body.changed, false, 'idempotent')
+    // The retirement reaches B and C through sync, and every node compacts past D.
+    for (const n of [B, C]) {
+      await until(`${n.name} learnt D's retirement`, 15_000, async () => (await n.replica(false)).retired.some((x: { id: string }) => x.id === D.peerId), 200)
+    }
+    await until('A compacted the op D never had', 15_000, async () => ((await A.replica(false)).op_log.compacted_vv[A.peerId] ?? 0) >= seq, 250)
+
+    // D comes back with its old identity: refused by everyone, and nobody lists it as a member.
+    await D.start()
+    await new Promise((r) => setTimeout(r, 3000)) // a few dial attempts (re-dialled every 2 s)
+    assert.deepEqual(await connected(D), [], 'D connected to nobody')
+    for (const n of [A, B, C]) {
+      const st = await n.replica(false)
+      assert.ok(!st.members.some((m: { id: string }) => m.id === D.peerId), `${n.name} lists D as a member`)
+    }
+    await createAccount(B, `after-retire-${Date.now()}@test`)
+    const digest = await cluster.converged([A, B, C])
+    assert.notEqual((await D.replica()).digest, digest, 'D receives nothing')
+    await D.stop()
+  })
+
   test('envelopes signed outside the cluster are rejected over real gossip, counted, and change nothing', async () => {
     const before = await A.replica()
     const sent = await publishForged({ keyFile: cluster.keyFile, target: A.p2pAddr, impersonate: B.peerId })

@@ -43,3 +43,63 @@ test('members persist in the data dir and reload', async () => {
     await rm(dir, { recursive: true, force: true })
   }
 })
+
+test('a retired member leaves the members, cannot come back by connecting or vouching, and its retirement persists', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'fs-members-'))
+  try {
+    const m = new Membership('A', dir)
+    m.connected('B')
+    m.connected('D')
+    const seen: Array<[string, boolean]> = []
+    m.onRetire((r, wasMember) => seen.push([r.id, wasMember]))
+    assert.equal(m.retire('D'), true)
+    assert.equal(m.retire('D'), false, 'idempotent')
+    assert.deepEqual(seen, [['D', true]])
+    assert.ok(!m.has('D') && m.isRetired('D'))
+    assert.deepEqual(m.ids(), ['A', 'B'], 'compaction no longer waits for D')
+    assert.equal(m.retired()[0]?.by, 'A')
+    // Neither a connection nor a member's vouching brings it back.
+    assert.equal(m.connected('D'), false)
+    assert.deepEqual(m.vouch('B', ['D', 'E']), ['E'])
+    assert.ok(!m.has('D'))
+    // A node cannot retire itself (typed conflict).
+    assert.throws(() => m.retire('A'), (e: unknown) => isFormStateError(e) && e.code === 'conflict')
+    await m.save()
+    const again = new Membership('A', dir)
+    await again.load()
+    assert.deepEqual(again.ids(), ['A', 'B', 'E'])
+    assert.ok(again.isRetired('D'))
+    assert.equal(again.connected('D'), false)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test('retirements spread from members only; a node never learns itself retired', () => {
+  const m = new Membership('A')
+  m.connected('B')
+  m.connected('C')
+  // A non-member cannot retire anyone.
+  assert.deepEqual(m.learnRetired('X', ['B']), [])
+  assert.ok(m.has('B'))
+  // A member can; ids already retired, garbage and our own id are skipped.
+  const seen: string[] = []
+  m.onRetire((r) => seen.push(`${r.id} by ${r.by}`))
+  assert.deepEqual(m.learnRetired('B', ['C', 'A', '', 'C', 'Z']), ['C', 'Z'])
+  assert.deepEqual(seen, ['C by B', 'Z by B'])
+  assert.deepEqual(m.ids(), ['A', 'B'])
+  assert.ok(!m.isRetired('A'))
+  // A retired member's word counts no more.
+  assert.deepEqual(m.learnRetired('C', ['B']), [])
+  assert.ok(m.has('B'))
+})
+
+test('a members.json whose retired list is not an array is refused with a typed error', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'fs-members-'))
+  try {
+    await writeFile(join(dir, MEMBERS_FILE), JSON.stringify({ members: [], retired: 'D' }))
+    await assert.rejects(new Membership('A', dir).load(), (e: unknown) => isFormStateError(e) && e.code === 'decode_invalid')
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})

@@ -8,8 +8,9 @@ const vv = (o: Record<string, number>) => new Map(Object.entries(o))
 
 test('every frame type round-trips', () => {
   const frames: Frame[] = [
-    { type: 'request', cluster: 'c', shard: 3, vv: vv({ a: 5, b: 1 }), members: ['a', 'b'] },
-    { type: 'hello', vv: vv({ a: 9 }), compactedVv: vv({ a: 2 }), members: ['x'] },
+    { type: 'request', cluster: 'c', shard: 3, vv: vv({ a: 5, b: 1 }), members: ['a', 'b'], retired: [] },
+    { type: 'request', cluster: 'c', shard: 0, vv: vv({}), members: ['a'], retired: ['z', 'y'] },
+    { type: 'hello', vv: vv({ a: 9 }), compactedVv: vv({ a: 2 }), members: ['x'], retired: ['q'] },
     { type: 'snap_chunk', bytes: Uint8Array.from([1, 2, 3]) },
     { type: 'snap_end' },
     { type: 'ops', bytes: Uint8Array.from([9]) },

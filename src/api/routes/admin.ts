@@ -66,6 +66,7 @@ export function registerAdminRoutes (table: RouteTable, deps: ApiDeps): void {
       queue_reader: z.enum(['n/a', 'running', 'stopped']),
       listen_addrs: z.array(z.string()),
       members: z.array(z.object({ id: z.string(), via: z.string(), connected: z.boolean(), self: z.boolean() })),
+      retired: z.array(z.object({ id: z.string(), by: z.string(), at: z.number() })),
       peers: z.array(z.object({
         id: z.string(), lag_ops: z.number(), lag_ms: z.number(), peer_lag_ops: z.number(), rounds: z.number(), errors: z.number(),
         last_round_ms: z.number().nullable(), last_error: z.string().nullable(), version_vector: vv,
@@ -83,6 +84,29 @@ export function registerAdminRoutes (table: RouteTable, deps: ApiDeps): void {
     handler: ({ principal, query }) => {
       operatorOnly(principal, operators)
       return replicaSummary(store, deps.mode, deps.replication, deps.now(), query.digest ?? true) as never
+    },
+  }))
+
+  table.add(defineRoute({
+    method: 'POST',
+    path: '/admin/replica/members/:peer_id/retire',
+    summary: 'Retire a cluster member that is gone for good, so compaction stops waiting for it',
+    description: 'The peer id is refused from then on (no connection, no gossip) and the retirement reaches every node ' +
+      'through sync; ops of the retired node that some member holds still spread. One silent member blocks log ' +
+      'compaction on every node until it is retired. Refused (409) for this node and, unless `force`, for a peer ' +
+      'connected now: stop it first. Permanent: the machine rejoins with a fresh data dir (a new peer id).',
+    tag: 'admin',
+    auth: ['jwt', 'service'],
+    params: z.strictObject({ peer_id: origin }),
+    body: z.strictObject({ force: z.boolean().optional().describe('retire it even though it is connected now') }),
+    errors: ['forbidden', 'not_found', 'not_configured', 'conflict'],
+    response: z.object({ peer_id: z.string(), retired: z.literal(true), changed: z.boolean(), was_connected: z.boolean(), members: z.array(z.string()) }),
+    handler: ({ principal, params, body }) => {
+      operatorOnly(principal, operators)
+      const replication = deps.replication
+      if (replication?.retire === undefined) throw new FormStateError('not_configured', 'this node runs no replication (a devnet has no cluster members)')
+      const r = replication.retire(params.peer_id, { force: body.force === true })
+      return { peer_id: params.peer_id, retired: true as const, changed: r.changed, was_connected: r.wasConnected, members: replication.status().members.map((m) => m.id) }
     },
   }))
 
