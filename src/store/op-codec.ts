@@ -11,6 +11,7 @@
  * is a typed error (`invalid_op` or the `decode_*` codes) and never reaches the replica.
  */
 import { Reader, Writer } from '../../crdt/codec.ts'
+import type { AnyCrdtType } from '../../crdt/types.ts'
 import { FormStateError } from '../errors.ts'
 import { toFormStateError } from './errors.ts'
 import type { Change, KindRegistry, Op } from './types.ts'
@@ -57,9 +58,12 @@ export function checkOpShape (op: Op): void {
   }
 }
 
-function writeBody (w: Writer, op: Op, kinds: KindRegistry): void {
+/** Returns where the target starts (what follows the header). */
+function writeBody (w: Writer, op: Op, kinds: KindRegistry): number {
   checkOpShape(op)
-  w.string(op.origin).uint(op.seq).uint(op.hlc.wall).uint(op.hlc.logical).uint(op.shard).string(op.target)
+  w.string(op.origin).uint(op.seq).uint(op.hlc.wall).uint(op.hlc.logical).uint(op.shard)
+  const targetAt = w.pos
+  w.string(op.target)
   w.uint(op.changes.length)
   for (const c of op.changes) {
     const type = kinds.get(c.kind)
@@ -72,6 +76,7 @@ function writeBody (w: Writer, op: Op, kinds: KindRegistry): void {
       throw toFormStateError(err, 'invalid_op', `field ${c.field}: bad ${c.kind} delta`)
     }
   }
+  return targetAt
 }
 
 /**
@@ -81,6 +86,19 @@ function writeBody (w: Writer, op: Op, kinds: KindRegistry): void {
  */
 function readString (r: Reader): string {
   return r.string(MAX_NAME * 4)
+}
+
+/** Decode the length-prefixed delta at `r.pos` by its kind, whole (`decode_invalid` on failure). */
+function readDelta (r: Reader, type: AnyCrdtType, field: string, kind: string): unknown {
+  const raw = r.raw(r.length())
+  try {
+    const dr = new Reader(raw)
+    const delta = type.decodeDelta(dr)
+    dr.end()
+    return delta
+  } catch (err) {
+    throw toFormStateError(err, 'decode_invalid', `field ${field}: bad ${kind} delta`)
+  }
 }
 
 function readBody (r: Reader, kinds: KindRegistry, remember = true): Op {
@@ -95,19 +113,12 @@ function readBody (r: Reader, kinds: KindRegistry, remember = true): Op {
   for (let i = 0; i < n; i++) {
     const field = readString(r)
     const kind = readString(r)
-    const len = r.length()
-    const raw = r.raw(len)
     const type = kinds.get(kind)
-    if (type === undefined) bad(`unknown kind ${kind}`)
-    let delta: unknown
-    try {
-      const dr = new Reader(raw)
-      delta = type.decodeDelta(dr)
-      dr.end()
-    } catch (err) {
-      throw toFormStateError(err, 'decode_invalid', `field ${field}: bad ${kind} delta`)
+    if (type === undefined) {
+      r.raw(r.length()) // a truncated delta is reported as such, before the unknown kind
+      bad(`unknown kind ${kind}`)
     }
-    changes[i] = { field, kind, delta }
+    changes[i] = { field, kind, delta: readDelta(r, type, field, kind) }
   }
   const op: Op = { origin, seq, hlc: { wall, logical }, shard, target, changes }
   checkOpShape(op)
@@ -133,9 +144,8 @@ export function encodeOp (op: Op, kinds: KindRegistry): Uint8Array {
 }
 
 /**
- * Encode without remembering the bytes for `op`: for an op object about to be dropped
- * (the replica's commit draft, replaced by its decoded twin), where a cache entry would
- * only churn the weak table (and grow it with every op of a burst in flight).
+ * Encode without remembering the bytes for `op`: for an op object about to be dropped,
+ * where a cache entry would only churn the weak table.
  */
 export function encodeOpOnce (op: Op, kinds: KindRegistry): Uint8Array {
   // One reused writer (finish() copies out): a metered call's op is ~600 bytes, which a
@@ -148,6 +158,62 @@ export function encodeOpOnce (op: Op, kinds: KindRegistry): Uint8Array {
   const out = w.finish()
   if (out.length > OP_SCRATCH_KEEP) opScratch = new Writer(OP_SCRATCH_SIZE)
   return out
+}
+
+/** No lone surrogate (which UTF-8 encoding replaces by U+FFFD). ES2024, in Node >= 20. */
+function wellFormed (s: string): boolean {
+  return (s as unknown as { isWellFormed (): boolean }).isWellFormed()
+}
+
+/**
+ * Encode an op this replica is committing, and build the op it applies: equal to
+ * `decodeOp(bytes)` (so the local state is exactly what every peer computes from the
+ * bytes), for less. The header (origin, seq, clock, shard) is the draft's own: numbers
+ * the encoder checked, and an origin that a round trip leaves unchanged (well-formed
+ * UTF-16, whose UTF-8 decodes back to the same string; otherwise the full `decodeOp`).
+ * The rest is decoded from the bytes as `decodeOp` would: deltas keep their canonical
+ * form and every check their decoder makes, and names come from the reader's shared
+ * strings (already hashed, and equal by identity to the names the state holds).
+ *
+ * `remember`: keep `bytes` as the op's encoding, so `encodeOp`/`encodeOps` of it (gossip)
+ * is a lookup; a weak-table entry costs ~0.2 µs, not worth it when no one encodes again.
+ */
+export function encodeOwnOp (draft: Op, kinds: KindRegistry, remember: boolean): { op: Op, bytes: Uint8Array } {
+  const w = opScratch
+  w.pos = 0
+  w.u8(OP_VERSION)
+  const targetAt = writeBody(w, draft, kinds)
+  const bytes = w.finish()
+  if (bytes.length > OP_SCRATCH_KEEP) opScratch = new Writer(OP_SCRATCH_SIZE)
+  if (!wellFormed(draft.origin)) return { op: decodeOp(bytes, kinds), bytes }
+  const r = new Reader(bytes)
+  r.pos = targetAt
+  const target = readString(r)
+  const n = r.count(MAX_CHANGES)
+  const changes: Change[] = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const field = readString(r)
+    const kind = readString(r)
+    // One reader over the whole op rather than a subarray + reader per delta (a typed-array
+    // view costs more than decoding a small delta). Our encoder wrote these bytes, so a
+    // delta's decoder that stops anywhere but the delta's end is refusing them.
+    const len = r.length()
+    const end = r.pos + len
+    const type = kinds.get(kind)
+    if (type === undefined) bad(`unknown kind ${kind}`)
+    let delta: unknown
+    try {
+      delta = type.decodeDelta(r)
+    } catch (err) {
+      throw toFormStateError(err, 'decode_invalid', `field ${field}: bad ${kind} delta`)
+    }
+    if (r.pos !== end) throw new FormStateError('decode_invalid', `field ${field}: bad ${kind} delta (${end - r.pos} byte(s) left)`)
+    changes[i] = { field, kind, delta }
+  }
+  r.end()
+  const op: Op = { origin: draft.origin, seq: draft.seq, hlc: { wall: draft.hlc.wall, logical: draft.hlc.logical }, shard: draft.shard, target, changes }
+  if (remember) encodedOf.set(op, bytes)
+  return { op, bytes }
 }
 
 const OP_SCRATCH_SIZE = 4096

@@ -12,7 +12,7 @@ import { SeqTracker } from './gaps.ts'
 import { WriteQueue } from './group-commit.ts'
 import { Keys, readU64, u64 } from './keys.ts'
 import { OpLog } from './log.ts'
-import { checkOpShape, decodeOp, decodeOpsWithBytes, encodeOp, encodeOpOnce, isDecoded, isDecodedBatch, type EncodedBatch } from './op-codec.ts'
+import { checkOpShape, decodeOp, decodeOpsWithBytes, encodeOp, encodeOwnOp, isDecoded, isDecodedBatch, type EncodedBatch } from './op-codec.ts'
 import { Snapshots } from './replica-snapshots.ts'
 import { StateMap } from './state-map.ts'
 import type { KvStore, KvWrite } from './storage.ts'
@@ -145,9 +145,10 @@ export class Replica implements ReplicaStore {
     let bytes: Uint8Array
     try {
       const draft: Op = { origin: this.replicaId, seq: this.nextSeq, hlc: this.clock.now(), shard: this.shard, target, changes }
-      // Encode then decode: the op we apply is exactly what the log and peers will see.
-      bytes = encodeOpOnce(draft, this.kinds)
-      op = decodeOp(bytes, this.kinds)
+      // The op we apply equals what the log and peers decode from `bytes` (encodeOwnOp).
+      const own = encodeOwnOp(draft, this.kinds, this.commitListeners.size > 0)
+      op = own.op
+      bytes = own.bytes
       this.state.check(op.target, op.changes)
     } catch (err) {
       const e = err instanceof FormStateError ? err : undefined
