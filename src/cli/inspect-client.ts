@@ -20,7 +20,8 @@ export interface ReplicaStatus {
   queue_reader: 'n/a' | 'running' | 'stopped'
   listen_addrs: string[]
   members: Array<{ id: string, via: string, connected: boolean, self: boolean }>
-  retired: Array<{ id: string, by: string, at: number }>
+  /** Absent from nodes older than retirement. */
+  retired?: Array<{ id: string, by: string, at: number }>
   peers: Array<{ id: string, lag_ops: number, lag_ms: number, peer_lag_ops: number, rounds: number, errors: number, last_round_ms: number | null, last_error: string | null }>
   version_vector: Record<string, number>
   gaps: Array<{ origin: string, first_missing: number, highest_buffered: number }>

@@ -40,9 +40,10 @@ export function formatStatus (url: string, s: ReplicaStatus): string {
   if (sy !== null) lines.push(`sync        ${sy.rounds} rounds (${sy.roundErrors} failed), ${sy.opsPulled} ops pulled, ${sy.snapshotsImported} snapshots imported`)
   lines.push('', `members (${s.members.length})`)
   lines.push(table(['id', 'via', 'connected'], s.members.map((m) => [m.id + (m.self ? ' (self)' : ''), m.via, m.connected ? 'yes' : 'no'])))
-  if (s.retired.length > 0) {
-    lines.push('', `retired (${s.retired.length})`)
-    lines.push(table(['id', 'by', 'at'], s.retired.map((r) => [r.id, short(r.by), new Date(r.at).toISOString()])))
+  const retired = s.retired ?? [] // absent from nodes older than retirement
+  if (retired.length > 0) {
+    lines.push('', `retired (${retired.length})`)
+    lines.push(table(['id', 'by', 'at'], retired.map((r) => [r.id, short(r.by), new Date(r.at).toISOString()])))
   }
   lines.push('', `peers (${s.peers.length})`)
   if (s.peers.length > 0) {
