@@ -3,15 +3,14 @@
  * service credentials (`authenticate`), followed by the per-principal rate limit. The
  * result is the framework's AuthHook.
  */
-import type { Context, Middleware, Next } from 'koa'
 import type { JwtVerifier } from '../auth/jwt.ts'
-import { authenticate, type ApiKeyAuthenticator } from '../auth/middleware.ts'
+import { authenticateRequest, type ApiKeyAuthenticator, type AuthenticateOptions } from '../auth/middleware.ts'
 import type { Principal } from '../auth/principal.ts'
-import { rateLimit } from '../auth/rate-limit-middleware.ts'
+import { applyRateLimit } from '../auth/rate-limit-middleware.ts'
 import type { GcraRateLimiter, RateLimit } from '../auth/rate-limit.ts'
 import type { ServiceVerifier } from '../auth/service-auth.ts'
-import { authHook } from './auth-hook.ts'
-import type { AuthHook } from './router.ts'
+import { authGuardHook } from './auth-hook.ts'
+import type { AuthHook, RouteGuard } from './router.ts'
 
 export interface SecurityOptions {
   jwt: JwtVerifier
@@ -22,19 +21,24 @@ export interface SecurityOptions {
   limitFor: (p: Principal) => RateLimit | undefined
 }
 
-function chain (a: Middleware, b: Middleware): Middleware {
-  return (ctx: Context, next: Next) => a(ctx, () => b(ctx, next))
-}
-
+/**
+ * The API's auth hook: for each route, authenticate (`required`, or `optional` on routes
+ * that also accept `public`), then the rate limit, then the route's kind and scope checks
+ * (`authGuardHook`), all as plain calls in one frame before the handler. A request whose
+ * principal is known at once (a cached JWT) gets through without a promise of its own.
+ */
 export function securityHook (opts: SecurityOptions): AuthHook {
   const base = {
     jwt: opts.jwt,
     ...(opts.services !== undefined ? { services: opts.services } : {}),
     ...(opts.apiKeys !== undefined ? { apiKeys: opts.apiKeys } : {}),
   }
-  const limit = rateLimit({ limiter: opts.limiter, limitFor: opts.limitFor }) as Middleware
-  return authHook({
-    required: chain(authenticate(base) as Middleware, limit),
-    optional: chain(authenticate({ ...base, optional: true }) as Middleware, limit),
-  })
+  const limits = { limiter: opts.limiter, limitFor: opts.limitFor }
+  // authenticate(...) then rateLimit(...), as the middleware chain ran them.
+  const step = (auth: AuthenticateOptions): RouteGuard => (ctx) => {
+    const waiting = authenticateRequest(ctx, auth)
+    if (waiting === undefined) { applyRateLimit(ctx, limits); return }
+    return waiting.then(() => applyRateLimit(ctx, limits))
+  }
+  return authGuardHook({ required: step(base), optional: step({ ...base, optional: true }) })
 }

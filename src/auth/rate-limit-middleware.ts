@@ -30,16 +30,31 @@ export function rateLimitKey (p: Principal): string {
   }
 }
 
-/** Koa middleware enforcing per-principal rate limits. */
+/**
+ * `rateLimit(opts)`'s work as a function: counts the request against its principal's bucket,
+ * sets the `X-RateLimit-*` headers, and throws the 429 when refused. Synchronous.
+ */
+export function applyRateLimit (ctx: Context, opts: RateLimitMiddlewareOptions): void {
+  const p = (ctx.state as AuthState).principal
+  const limit = p === undefined ? opts.anonymous : opts.limitFor(p)
+  if (limit === undefined) return
+  const key = p === undefined ? `ip:${ctx.ip}` : rateLimitKey(p)
+  const result = opts.limiter.check(key, limit)
+  if (!result.allowed) throw rateLimitError(result)
+  ctx.set(rateLimitHeaders(result))
+}
+
+/**
+ * Koa middleware enforcing per-principal rate limits. Not an async function (no frame of
+ * its own around `next`); it still always returns a promise and never throws.
+ */
 export function rateLimit (opts: RateLimitMiddlewareOptions): Middleware<AuthState> {
-  return async function rateLimitMiddleware (ctx: Context, next: Next): Promise<void> {
-    const p = (ctx.state as AuthState).principal
-    const limit = p === undefined ? opts.anonymous : opts.limitFor(p)
-    if (limit === undefined) return next()
-    const key = p === undefined ? `ip:${ctx.ip}` : rateLimitKey(p)
-    const result = opts.limiter.check(key, limit)
-    if (!result.allowed) throw rateLimitError(result)
-    ctx.set(rateLimitHeaders(result))
+  return function rateLimitMiddleware (ctx: Context, next: Next): Promise<void> {
+    try {
+      applyRateLimit(ctx, opts)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     return next()
   }
 }

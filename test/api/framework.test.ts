@@ -274,33 +274,42 @@ test('route declarations are checked when the app is built', () => {
   assert.throws(() => createApp({ maxBodyBytes: 10, routes: [noParams] }), /no params schema/)
 })
 
-test('authHook enforces the declared credential kinds and scopes over an authenticate middleware', async () => {
-  const { authHook } = await import('../../src/api/auth-hook.ts')
-  // Stand-in authenticator: the credential kind comes from a header (src/auth has its own tests).
-  const required: import('koa').Middleware = async (ctx, next) => {
-    const kind = ctx.get('X-Kind')
-    if (kind === '') throw new FormStateError('unauthenticated', 'no credentials')
-    ctx.state.principal = { kind, sub: 's', projectId: 'p', role: 'developer', scopes: new Set(ctx.get('X-Scopes').split(',')) }
-    await next()
-  }
-  const routes = (t: RouteTable): void => {
-    t.add(defineRoute({ method: 'GET', path: '/k', summary: 'keys only', auth: 'api_key', scopes: ['usage:read'], response: z.object({ ok: z.boolean() }), handler: () => ({ ok: true }) }))
-    t.add(defineRoute({ method: 'GET', path: '/s', summary: 'services only', auth: 'service', response: z.object({ ok: z.boolean() }), handler: () => ({ ok: true }) }))
-  }
-  const local = await listen(createApp({ maxBodyBytes: 100, routes: [routes], authenticate: authHook({ required }), log: createLogger({ level: 'silent' }) }), '127.0.0.1', 0)
-  try {
-    const get = async (path: string, headers: Record<string, string>): Promise<{ status: number, code?: string }> => {
-      const r = await fetch(local.url + path, { headers })
-      const j = await r.json() as { code?: string }
-      return { status: r.status, ...(j.code !== undefined ? { code: j.code } : {}) }
+for (const form of ['middleware', 'guard'] as const) {
+  test(`authHook enforces the declared credential kinds and scopes over an authenticate ${form}`, async () => {
+    const { authHook, authGuardHook } = await import('../../src/api/auth-hook.ts')
+    // Stand-in authenticator: the credential kind comes from a header (src/auth has its own tests).
+    const identify = (ctx: import('koa').Context): void => {
+      const kind = ctx.get('X-Kind')
+      if (kind === '') throw new FormStateError('unauthenticated', 'no credentials')
+      ctx.state.principal = { kind, sub: 's', projectId: 'p', role: 'developer', scopes: new Set(ctx.get('X-Scopes').split(',')) }
     }
-    assert.deepEqual(await get('/k', {}), { status: 401, code: 'unauthenticated' })
-    assert.deepEqual(await get('/k', { 'X-Kind': 'user', 'X-Scopes': 'usage:read' }), { status: 403, code: 'forbidden' })
-    assert.deepEqual(await get('/k', { 'X-Kind': 'api_key', 'X-Scopes': 'billing:read' }), { status: 403, code: 'insufficient_scope' })
-    assert.deepEqual(await get('/k', { 'X-Kind': 'api_key', 'X-Scopes': 'usage:read' }), { status: 200 })
-    assert.deepEqual(await get('/s', { 'X-Kind': 'api_key', 'X-Scopes': '' }), { status: 403, code: 'forbidden' })
-    assert.deepEqual(await get('/s', { 'X-Kind': 'service', 'X-Scopes': '' }), { status: 200 })
-  } finally {
-    await local.close()
-  }
-})
+    const required: import('koa').Middleware = async (ctx, next) => { identify(ctx); await next() }
+    // The guard answers at once, or (X-Wait) after a lookup, as src/auth's does for API keys.
+    const guard = (ctx: import('koa').Context): void | Promise<void> =>
+      ctx.get('X-Wait') === '' ? identify(ctx) : new Promise<void>((resolve) => setImmediate(resolve)).then(() => identify(ctx))
+    const hook = form === 'middleware' ? authHook({ required }) : authGuardHook({ required: guard })
+    assert.equal(hook.guard !== undefined, form === 'guard')
+    const routes = (t: RouteTable): void => {
+      t.add(defineRoute({ method: 'GET', path: '/k', summary: 'keys only', auth: 'api_key', scopes: ['usage:read'], response: z.object({ ok: z.boolean() }), handler: () => ({ ok: true }) }))
+      t.add(defineRoute({ method: 'GET', path: '/s', summary: 'services only', auth: 'service', response: z.object({ ok: z.boolean() }), handler: () => ({ ok: true }) }))
+    }
+    const local = await listen(createApp({ maxBodyBytes: 100, routes: [routes], authenticate: hook, log: createLogger({ level: 'silent' }) }), '127.0.0.1', 0)
+    try {
+      const get = async (path: string, headers: Record<string, string>): Promise<{ status: number, code?: string }> => {
+        const r = await fetch(local.url + path, { headers })
+        const j = await r.json() as { code?: string }
+        return { status: r.status, ...(j.code !== undefined ? { code: j.code } : {}) }
+      }
+      for (const wait of [{}, { 'X-Wait': '1' }] as Array<Record<string, string>>) {
+        assert.deepEqual(await get('/k', { ...wait }), { status: 401, code: 'unauthenticated' })
+        assert.deepEqual(await get('/k', { ...wait, 'X-Kind': 'user', 'X-Scopes': 'usage:read' }), { status: 403, code: 'forbidden' })
+        assert.deepEqual(await get('/k', { ...wait, 'X-Kind': 'api_key', 'X-Scopes': 'billing:read' }), { status: 403, code: 'insufficient_scope' })
+        assert.deepEqual(await get('/k', { ...wait, 'X-Kind': 'api_key', 'X-Scopes': 'usage:read' }), { status: 200 })
+        assert.deepEqual(await get('/s', { ...wait, 'X-Kind': 'api_key', 'X-Scopes': '' }), { status: 403, code: 'forbidden' })
+        assert.deepEqual(await get('/s', { ...wait, 'X-Kind': 'service', 'X-Scopes': '' }), { status: 200 })
+      }
+    } finally {
+      await local.close()
+    }
+  })
+}
