@@ -5,7 +5,7 @@ import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
 import { none } from './flat.ts'
 import {
-  entriesAt, MAX_WINDOW_SLOTS, sharedAt, sharedHorizon, slotCount, slotEnd, type WindowedCounter, type WindowedDelta, type WindowedPart,
+  entriesAt, MAX_WINDOW_SLOTS, ownerOf, sharedAt, sharedHorizon, slotCount, slotEnd, type WindowedCounter, type WindowedDelta, type WindowedPart,
 } from './wcounter-layout.ts'
 
 function keyTable (s: WindowedCounter): string[] {
@@ -74,14 +74,13 @@ export function decodeState (r: Reader): WindowedCounter {
     keys.push(k)
   }
   const used = new Uint8Array(nk)
-  const own: number[] = new Array<number>(nk).fill(0)
   const out: WindowedCounter = []
   for (let i = 0; i < n; i++) {
     const hn = r.count(nk)
     const head = out.length
     out.push(0)
     const hs: number[] = []
-    const his: number[] = []
+    const own = new Map<string, number>()
     let prev = -1
     for (let j = 0; j < hn; j++) {
       const ki = r.uint()
@@ -90,9 +89,8 @@ export function decodeState (r: Reader): WindowedCounter {
       used[ki] = 1
       const h = r.uint()
       if (h === 0) throw new CrdtError('decode_invalid', 'zero replica horizon')
-      own[ki] = h
+      own.set(keys[ki]!, h)
       hs.push(h)
-      his.push(ki)
       out.push(keys[ki]!, h)
     }
     const g = sharedHorizon(hs)
@@ -111,7 +109,7 @@ export function decodeState (r: Reader): WindowedCounter {
         const ki = r.uint()
         if (ki >= nk || ki <= prevKey) throw new CrdtError('decode_invalid', `key index ${ki} out of order or range`)
         prevKey = ki
-        if (b < own[ki]!) throw new CrdtError('decode_invalid', `entry in bucket ${b} below its replica's horizon ${own[ki]}`)
+        if (hn > 0 && b < (own.get(ownerOf(keys[ki]!)) ?? 0)) throw new CrdtError('decode_invalid', `entry in bucket ${b} below its replica's horizon`)
         used[ki] = 1
         const v = r.uint()
         if (v === 0) throw new CrdtError('decode_invalid', `zero entry in bucket ${b}`)
@@ -119,7 +117,6 @@ export function decodeState (r: Reader): WindowedCounter {
       }
     }
     out[head] = (out.length - head - 1 - 2 * hn) / 3
-    for (const ki of his) own[ki] = 0
   }
   if (used.indexOf(0) >= 0) throw new CrdtError('decode_invalid', 'unused replica key in table')
   return out.slice()

@@ -46,6 +46,16 @@ export interface WindowedIncrement {
   horizon: number
 }
 
+/**
+ * The replica a key belongs to: `key` itself, or for a *copy* `name@replica` (an entry
+ * several replicas may post for one event under a shared name, e.g. an idempotency key,
+ * so that it counts once) the part after the last `@`. Replica ids never contain `@`.
+ */
+export function ownerOf (key: string): string {
+  const at = key.lastIndexOf('@')
+  return at < 0 ? key : key.slice(at + 1)
+}
+
 /** Throws `code` unless `n` is a non-negative safe integer. */
 export function checkIndex (n: number, what: string, code: 'invalid_delta' | 'decode_invalid'): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new CrdtError(code, `${what} must be a non-negative safe integer, got ${n}`)

@@ -35,6 +35,13 @@
  * ahead). An entry once below its `T_k` is gone everywhere: a late increment for it is a
  * no-op on every replica alike, so replicas still converge.
  *
+ * Entries posted for a shared event (an idempotency key recorded on two nodes must count
+ * once) are *copies* `name@replica` (see `ownerOf`): each belongs to its replica like its
+ * own entries, and a bucket's total counts a name once, at its largest copy. A single
+ * shared `name` entry could not work here: it has no replica, so nothing but the highest
+ * clock could prune it (one replica alone must be able to prune, see above), and if such
+ * names voted for `g`, one fast node posting two of them would push `g` alone.
+ *
  * One delta carries one replica's new totals for any number of slots plus its own horizon
  * bump per slot, so a metered call is one change per counter (not one per window) and
  * pruning needs no ops of its own: it rides on the next write.
@@ -45,11 +52,11 @@ import { flatEquals, none } from './flat.ts'
 import type { CrdtType } from './types.ts'
 import { decodeDelta, decodeState, encodeDelta, encodeState } from './wcounter-codec.ts'
 import {
-  checkIndex, cmp, entriesAt, findEntry, MAX_WINDOW_SLOTS, ownHorizon, sharedAt, sharedHorizon, slotAt, slotCount, slotEnd,
+  checkIndex, cmp, entriesAt, findEntry, MAX_WINDOW_SLOTS, ownerOf, ownHorizon, sharedAt, sharedHorizon, slotAt, slotCount, slotEnd,
   type WindowedCounter, type WindowedDelta, type WindowedIncrement, type WindowedPart,
 } from './wcounter-layout.ts'
 
-export { MAX_WINDOW_SLOTS, type WindowedCounter, type WindowedDelta, type WindowedIncrement, type WindowedPart } from './wcounter-layout.ts'
+export { MAX_WINDOW_SLOTS, ownerOf, type WindowedCounter, type WindowedDelta, type WindowedIncrement, type WindowedPart } from './wcounter-layout.ts'
 
 /**
  * Delta adding each increment (at most one per slot) under `key`. An increment for a
@@ -96,14 +103,15 @@ export function windowedEntry (s: WindowedCounter, slot: number, bucket: number,
 /**
  * A slot's horizon in effect: without `key`, the shared one (the second highest
  * per-replica horizon), below which every replica's buckets are dropped; with `key`, the
- * one for that replica's entries, max(its own horizon, the shared one). 0 = nothing dropped.
+ * one for that key's entries, max(its replica's own horizon, the shared one). 0 = nothing
+ * dropped.
  */
 export function windowedHorizon (s: WindowedCounter, slot: number, key?: string): number {
   const p = slotAt(s, slot)
   if (p < 0) return 0
   const g = sharedAt(s, p)
   if (key === undefined) return g
-  const h = ownHorizon(s, p, key)
+  const h = ownHorizon(s, p, ownerOf(key))
   return h > g ? h : g
 }
 
@@ -116,7 +124,11 @@ export function windowedHorizons (s: WindowedCounter, slot: number): Array<[stri
   return out
 }
 
-/** Calls `fn(bucket, total)` for each kept bucket of `slot` in `[from, to)`, ascending. */
+/**
+ * Calls `fn(bucket, total)` for each kept bucket of `slot` in `[from, to)`, ascending. A
+ * bucket's total adds every replica's entry, and each copied name (see {@link ownerOf})
+ * once, at its largest copy.
+ */
 export function windowedEach (s: WindowedCounter, slot: number, from: number, to: number, fn: (bucket: number, total: number) => void): void {
   const p = slotAt(s, slot)
   if (p < 0) return
@@ -125,8 +137,19 @@ export function windowedEach (s: WindowedCounter, slot: number, from: number, to
   while (q < end) {
     const b = s[q] as number
     let total = 0
-    while (q < end && s[q] === b) { total += s[q + 2] as number; q += 3 }
+    let copies: Map<string, number> | undefined
+    for (; q < end && s[q] === b; q += 3) {
+      const key = s[q + 1] as string
+      const v = s[q + 2] as number
+      const at = key.lastIndexOf('@')
+      if (at < 0) { total += v; continue }
+      const name = key.slice(0, at)
+      copies ??= new Map()
+      const had = copies.get(name) ?? 0
+      if (v > had) copies.set(name, v)
+    }
     if (b >= to) break
+    if (copies !== undefined) for (const v of copies.values()) total += v
     if (b >= from) fn(b, total)
   }
 }
@@ -216,7 +239,7 @@ function join (a: WindowedCounter, b: WindowedCounter): WindowedCounter {
       if (c <= 0) x += 3
       if (c >= 0) y += 3
       // Buckets at or above every horizon need no lookup (the common case: recent windows).
-      if (bucket < top && bucket < horizonIn(keys, hs, key)) continue
+      if (bucket < top && bucket < horizonIn(keys, hs, ownerOf(key))) continue
       out.push(bucket, key, total)
       count++
     }
@@ -235,7 +258,7 @@ function deltaState (d: WindowedDelta): WindowedCounter {
     next = part.slot + 1
     const hasValue = part.value > 0 && part.bucket >= part.horizon
     out.push(hasValue ? 1 : 0)
-    if (part.horizon > 0) out.push(d.key, part.horizon)
+    if (part.horizon > 0) out.push(ownerOf(d.key), part.horizon)
     if (hasValue) out.push(part.bucket, d.key, part.value)
   }
   return trim(out)
@@ -252,7 +275,7 @@ function apply (s: WindowedCounter, d: WindowedDelta): WindowedCounter {
     const p = slotAt(s, part.slot)
     if (p < 0) return join(s, deltaState(d))
     const g = sharedAt(s, p)
-    const own = ownHorizon(s, p, d.key)
+    const own = ownHorizon(s, p, ownerOf(d.key))
     // A horizon changes the state unless `key` holds one as high, or it is below g (not stored).
     if (part.horizon > own && part.horizon >= g) return join(s, deltaState(d))
     if (part.value === 0 || part.bucket < g || part.bucket < own) continue

@@ -2,10 +2,13 @@
  * Idempotent usage recording (`POST /internal/usage/record` with an `idempotency_key`),
  * built beside the usage windows (usage.ts) without changing them:
  *
- * - The amounts are counted by the ordinary `usageChanges`, but posted under the entry
- *   `u:<key id>` instead of this replica's entry (the way credit grants use
- *   PN-counter P entries keyed by the idempotency key). A counter entry merges by max, so
- *   the same key recorded on two nodes, even concurrently, counts once cluster-wide.
+ * - The amounts are counted by the ordinary `usageChanges`, but posted under the copy
+ *   `u:<key id>@<replica>` instead of this replica's entry (crdt/wcounter.ts: a window
+ *   counts each copied name once, at its largest copy), so the same key recorded on two
+ *   nodes, even concurrently, counts once cluster-wide. The copy still belongs to this
+ *   replica: its windows expire by this replica's clock, and a node whose clock runs ahead
+ *   cannot expire them for the others (a shared `u:<key id>` entry could only have been
+ *   pruned by whichever clock ran furthest ahead).
  * - The account's horizon-bounded map `usage_idem` (crdt/hmap.ts) remembers each key id
  *   with a hash of its body for {@link USAGE_KEY_RETENTION_MS}: a replay answers what was
  *   recorded (and writes nothing), the same key with another body is a 409
@@ -110,7 +113,7 @@ export function idempotentUsageChanges (store: ReplicaStore, accountId: string, 
     return { replay: prior }
   }
   const id = usageKeyId(key)
-  const changes = usageChanges(postingAs(store, `u:${id}`), accountId, input.subject, input.amounts, at)
+  const changes = usageChanges(postingAs(store, `u:${id}@${store.replicaId}`), accountId, input.subject, input.amounts, at)
   const t = Math.max(0, Math.floor(now))
   changes.push({ field: USAGE_KEYS_FIELD, kind: hmapType.kind, delta: hmapPut(id, t, { hash, at, recorded_at: now }, Math.max(0, t - retentionMs)) })
   return { changes }

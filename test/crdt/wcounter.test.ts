@@ -5,9 +5,9 @@ import { decodeWith, encodeWith } from '../../crdt/codec.ts'
 import { CrdtError } from '../../crdt/errors.ts'
 import {
   type WindowedCounter, type WindowedDelta, type WindowedIncrement, windowedEach, windowedEntry, windowedHorizon,
-  windowedHorizons, windowedIncrement, windowedSize, wcounterType,
+  ownerOf, windowedHorizons, windowedIncrement, windowedSize, wcounterType,
 } from '../../crdt/wcounter.ts'
-import { assertDecodeError, checkLaws, replicaArb } from './laws.ts'
+import { assertDecodeError, checkLaws } from './laws.ts'
 
 const t = wcounterType
 
@@ -18,7 +18,10 @@ const incArb: fc.Arbitrary<WindowedIncrement> = fc.record({
   n: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 1_000_000 })),
   horizon: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 10 })),
 })
-const opArb = fc.tuple(replicaArb, fc.uniqueArray(incArb, { selector: (i) => i.slot, minLength: 1, maxLength: 3 }))
+// Few replicas, and copies `name@replica` of shared names, so that entries and horizons collide.
+const KEYS = ['ra', 'rb', 'rc', 'rd', 'x@ra', 'x@rb', 'y@rc']
+const keyArb = fc.constantFrom(...KEYS)
+const opArb = fc.tuple(keyArb, fc.uniqueArray(incArb, { selector: (i) => i.slot, minLength: 1, maxLength: 3 }))
 
 function build (ops: Array<[string, WindowedIncrement[]]>): WindowedCounter {
   let s = t.empty()
@@ -45,29 +48,38 @@ function second (hs: number[]): number {
   return sorted.length < 2 ? 0 : sorted[1]!
 }
 
-test('wcounter: each replica\'s entries are kept from max(its own horizon, the second highest) up, and totals add up per replica', () => {
+test('wcounter: each replica\'s entries (and its copies) are kept from max(its own horizon, the second highest) up; totals add up per replica, each copied name once', () => {
   fc.assert(fc.property(fc.array(opArb, { maxLength: 20 }), (ops) => {
     const s = build(ops)
     for (let slot = 0; slot < 3; slot++) {
-      // Model: every writer's largest horizon, and every increment that was not already
-      // below its writer's threshold when written (replayed in order here).
+      // Model: every replica's largest horizon (a copy's horizon is its replica's), and every
+      // increment that was not already below its key's threshold when written (replayed in order).
       const own = new Map<string, number>()
-      const threshold = (r: string): number => Math.max(own.get(r) ?? 0, second([...own.values()]))
+      const threshold = (k: string): number => Math.max(own.get(ownerOf(k)) ?? 0, second([...own.values()]))
       const counted = new Map<string, number>()
-      for (const [r, incs] of ops) {
+      for (const [k, incs] of ops) {
         const i = incs.find((x) => x.slot === slot)
         if (i === undefined) continue
-        if (i.bucket >= Math.max(threshold(r), i.horizon)) counted.set(`${i.bucket}/${r}`, (counted.get(`${i.bucket}/${r}`) ?? 0) + i.n)
-        own.set(r, Math.max(own.get(r) ?? 0, i.horizon))
+        if (i.bucket >= Math.max(threshold(k), i.horizon)) counted.set(`${i.bucket}/${k}`, (counted.get(`${i.bucket}/${k}`) ?? 0) + i.n)
+        own.set(ownerOf(k), Math.max(own.get(ownerOf(k)) ?? 0, i.horizon))
       }
       assert.equal(windowedHorizon(s, slot), second([...own.values()]))
-      for (const r of ['ra', 'rb', 'rc', 'rd']) {
-        assert.equal(windowedHorizon(s, slot, r), threshold(r))
-        for (let bucket = 0; bucket <= 12; bucket++) {
-          const want = bucket >= threshold(r) ? counted.get(`${bucket}/${r}`) ?? 0 : 0
-          assert.equal(windowedEntry(s, slot, bucket, r), want, `slot ${slot} bucket ${bucket} replica ${r}`)
+      const totals = new Map<number, number>()
+      for (let bucket = 0; bucket <= 12; bucket++) {
+        const names = new Map<string, number>()
+        for (const k of KEYS) {
+          assert.equal(windowedHorizon(s, slot, k), threshold(k))
+          const want = bucket >= threshold(k) ? counted.get(`${bucket}/${k}`) ?? 0 : 0
+          assert.equal(windowedEntry(s, slot, bucket, k), want, `slot ${slot} bucket ${bucket} key ${k}`)
+          const name = k.includes('@') ? k.slice(0, k.indexOf('@')) : k
+          names.set(name, k.includes('@') ? Math.max(names.get(name) ?? 0, want) : want)
         }
+        const total = [...names.values()].reduce((a, b) => a + b, 0)
+        if (total > 0) totals.set(bucket, total)
       }
+      const seen = new Map<number, number>()
+      windowedEach(s, slot, 0, 100, (b, total) => seen.set(b, total))
+      assert.deepEqual(seen, totals)
       // Horizons below the shared one are not stored (they can no longer change a threshold).
       for (const [, h] of windowedHorizons(s, slot)) assert.ok(h >= windowedHorizon(s, slot))
     }
@@ -81,22 +93,25 @@ test('wcounter: with one replica\'s clock arbitrarily ahead, no bucket another r
     writer: fc.integer({ min: 0, max: 3 }),
     advance: fc.integer({ min: 0, max: 3 }),
     n: fc.integer({ min: 1, max: 9 }),
+    // A copy `ev<k>@<writer>` (a keyed record: several replicas may post the same name) or the writer's own entry.
+    copy: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
     // Deliveries after the write: (which delta sent so far, to which replica); late, repeated, reordered.
     deliver: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 3 })), { maxLength: 3 }),
   })
   fc.assert(fc.property(fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 1e9 })), fc.array(stepArb, { minLength: 1, maxLength: 40 }), (ahead, steps) => {
     const states = names.map(() => t.empty())
     const sent: WindowedDelta[] = []
-    const written = new Map<string, number>() // `${replica}/${bucket}` → sum, honest replicas only
+    const written = new Map<string, number>() // `${key}/${bucket}` → sum, honest replicas' keys only
     let now = 10 // the honest clock, in buckets
     for (const step of steps) {
       now += step.advance
       const w = step.writer
       const clock = w === 3 ? now + ahead : now
-      const d = windowedIncrement(states[w]!, names[w]!, [{ slot: 0, bucket: clock, n: step.n, horizon: Math.max(0, clock - R + 1) }])!
+      const key = step.copy === undefined ? names[w]! : `ev${step.copy}@${names[w]}`
+      const d = windowedIncrement(states[w]!, key, [{ slot: 0, bucket: clock, n: step.n, horizon: Math.max(0, clock - R + 1) }])!
       states[w] = t.apply(states[w]!, d)
       sent.push(d)
-      if (w !== 3) written.set(`${names[w]}/${clock}`, (written.get(`${names[w]}/${clock}`) ?? 0) + step.n)
+      if (w !== 3) written.set(`${key}/${clock}`, (written.get(`${key}/${clock}`) ?? 0) + step.n)
       for (const [i, to] of step.deliver) states[to] = t.apply(states[to]!, sent[i % sent.length]!)
     }
     // Heal: every replica gets every delta, then the states are merged pairwise.

@@ -10,7 +10,8 @@ import { ensureAccount, grantCredits } from '../../src/state/billing-actions.ts'
 import { invokeModel } from '../../src/state/metering.ts'
 import { accountKey } from '../../src/state/model.ts'
 import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
-import { SPENT_FIELD, spendRows, usageField } from '../../src/state/usage.ts'
+import { SPENT_FIELD, spendRows, usageField, usageRows } from '../../src/state/usage.ts'
+import { recordUsageOnce } from '../../src/state/usage-idempotency.ts'
 import { bucketOf, horizonOf, RESOLUTION_NAMES, type Resolution, RESOLUTIONS } from '../../src/state/windows.ts'
 import type { Replica } from '../../src/store/replica.ts'
 import type { Op } from '../../src/store/types.ts'
@@ -75,6 +76,44 @@ for (const [ahead, res, label] of [[3 * HOUR, 'minute', '3 hours'], [8 * DAY, 'h
     }
   })
 }
+
+test('keyed usage records (idempotency keys) from a node 3 hours ahead do not prune the other node\'s windows, keyed or not', async () => {
+  const slow = await replica('slow')
+  const fast = await replica('fast')
+  try {
+    const id = await fundedAccount(slow)
+    await exchange(slow, fast)
+    const start = T0 + 10 * DAY
+    const end = start + 2 * HOUR
+    const wrote = new Map<number, number>() // slow's minute bucket → tokens_in
+    let i = 0
+    for (let at = start; at < end; at += 5 * MIN, i++) {
+      // The slow node records keyed usage; the fast one records keyed usage at its own clock.
+      await recordUsageOnce(slow, id, `slow-${i}`, { subject: { type: 'model', id: 'm1' }, amounts: { tokens_in: 10 + i } }, at, at)
+      wrote.set(bucketOf('minute', at), 10 + i)
+      await recordUsageOnce(fast, id, `fast-${i}`, { subject: { type: 'model', id: 'm1' }, amounts: { tokens_in: 1 } }, at + 3 * HOUR, at + 3 * HOUR)
+      if (i % 6 === 5) await exchange(slow, fast)
+    }
+    // ...and one key recorded on both (a retry sent to each node): counted once.
+    await recordUsageOnce(slow, id, 'both', { subject: { type: 'model', id: 'm1' }, amounts: { tokens_in: 1000 } }, end - 1, end - 1)
+    await recordUsageOnce(fast, id, 'both', { subject: { type: 'model', id: 'm1' }, amounts: { tokens_in: 1000 } }, end - 1, end - 1 + 3 * HOUR)
+    wrote.set(bucketOf('minute', end - 1), (wrote.get(bucketOf('minute', end - 1)) ?? 0) + 1000)
+    await exchange(slow, fast)
+    const target = accountKey(id)
+    assert.equal(slow.entityDigests(target).get(target), fast.entityDigests(target).get(target))
+    const now = end - 1
+    const from = now - HOUR
+    const want = [...wrote].filter(([b]) => b >= bucketOf('minute', from)).map(([b, v]) => [b * MIN, v])
+    assert.ok(want.length >= 12)
+    for (const r of [slow, fast]) {
+      const rows = usageRows(r, id, 'minute', bucketOf('minute', from) * MIN, now + 1, now).filter((u) => u.metric === 'tokens_in')
+      assert.deepEqual(rows.map((u) => [u.start, u.value]), want, `${r.replicaId}'s keyed minute windows`)
+    }
+  } finally {
+    await slow.stop()
+    await fast.stop()
+  }
+})
 
 test('three replicas, one clock hours to days ahead, ops late, duplicated and reordered: every window the others wrote within their retention survives, on all three', async () => {
   const seed = testSeed('usage clock skew')
