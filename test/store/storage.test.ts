@@ -112,6 +112,27 @@ for (const [name, make] of backends) {
       await kv.clear({})
     })
 
+    test('every byte value orders bytewise, for keys that are views into a shared buffer', async () => {
+      // Keys cut from one slab (as the log's are), written in a scrambled order.
+      const slab = new Uint8Array(3 * 256 + 5)
+      const writes = []
+      for (let i = 0; i < 256; i++) {
+        const b = (i * 167) & 0xff
+        const key = slab.subarray(5 + 3 * i, 8 + 3 * i)
+        key.set([0x7a, b, 0x80])
+        writes.push({ type: 'put' as const, key, value: new Uint8Array([b]) })
+      }
+      await kv.batch(writes)
+      const got: number[] = []
+      for await (const [k, v] of kv.entries({ gte: new Uint8Array([0x7a]), lt: new Uint8Array([0x7b]) })) {
+        assert.deepEqual([...k], [0x7a, v[0]!, 0x80])
+        got.push(v[0]!)
+      }
+      assert.deepEqual(got, Array.from({ length: 256 }, (_, i) => i))
+      assert.deepEqual([...(await kv.get(new Uint8Array([0x7a, 0x9f, 0x80])))!], [0x9f])
+      await kv.clear({})
+    })
+
     test('data survives close and reopen (persistent backends)', async () => {
       await kv.batch([{ type: 'put', key: utf8('keep'), value: utf8('me') }], { sync: true })
       if (!kv.persistent) return
