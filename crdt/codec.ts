@@ -140,6 +140,11 @@ export class Writer {
   finish (): Uint8Array {
     return this.buf.slice(0, this.pos)
   }
+
+  /** Copies the bytes written so far into `dst` at `at` (no allocation of its own). */
+  copyTo (dst: Uint8Array, at: number): void {
+    dst.set(this.pos === this.buf.length ? this.buf : this.buf.subarray(0, this.pos), at)
+  }
 }
 
 /** Strings up to this many bytes go through the decode cache. */

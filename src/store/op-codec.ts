@@ -183,8 +183,7 @@ export function encodeOwnOp (draft: Op, kinds: KindRegistry, remember: boolean):
   w.pos = 0
   w.u8(OP_VERSION)
   const targetAt = writeBody(w, draft, kinds)
-  const bytes = w.finish()
-  if (bytes.length > OP_SCRATCH_KEEP) opScratch = new Writer(OP_SCRATCH_SIZE)
+  const bytes = slabBytes(w)
   if (!wellFormed(draft.origin)) return { op: decodeOp(bytes, kinds), bytes }
   const r = new Reader(bytes)
   r.pos = targetAt
@@ -214,6 +213,35 @@ export function encodeOwnOp (draft: Op, kinds: KindRegistry, remember: boolean):
   const op: Op = { origin: draft.origin, seq: draft.seq, hlc: { wall: draft.hlc.wall, logical: draft.hlc.logical }, shard: draft.shard, target, changes }
   if (remember) encodedOf.set(op, bytes)
   return { op, bytes }
+}
+
+/**
+ * Committed ops' bytes are cut from a shared slab, like log keys (keys.ts): each one
+ * copied out on its own (~360 bytes for a metered call) is an off-heap backing store, whose
+ * allocation and later finalisation cost more than the copy. The bytes of consecutive
+ * commits share a slab: they are logged together and, in memory, dropped together
+ * (compaction removes a prefix of the log), so a slab pins little besides live ops.
+ */
+const OP_SLAB = 16 * 1024
+let opSlab = new Uint8Array(0)
+let opSlabAt = 0
+
+/** The scratch writer's bytes, as an owned view (cut from the slab when small). */
+function slabBytes (w: Writer): Uint8Array {
+  const n = w.pos
+  if (n > OP_SLAB >> 3) {
+    const out = w.finish()
+    if (n > OP_SCRATCH_KEEP) opScratch = new Writer(OP_SCRATCH_SIZE)
+    return out
+  }
+  if (opSlabAt + n > opSlab.length) {
+    opSlab = new Uint8Array(OP_SLAB)
+    opSlabAt = 0
+  }
+  w.copyTo(opSlab, opSlabAt)
+  const out = new Uint8Array(opSlab.buffer, opSlabAt, n)
+  opSlabAt += n
+  return out
 }
 
 const OP_SCRATCH_SIZE = 4096
