@@ -37,7 +37,20 @@ export const KIND = {
 /** API key status lattice: a revoke always wins over a concurrent edit. */
 export const keyStatusType = statusLatticeType(KIND.keyStatus, ['active', 'revoked'] as const)
 
-export const accountKey = (id: string): string => `acct/${id}`
+/**
+ * The entity key of an account. One call (a metered call, a read) asks for the same
+ * account's key several times: the last key is kept, so they share one string, built and
+ * hashed once, rather than each building and hashing its own.
+ */
+export function accountKey (id: string): string {
+  if (id !== lastAccountId) {
+    lastAccountKey = `acct/${id}`
+    lastAccountId = id
+  }
+  return lastAccountKey
+}
+let lastAccountId: string | undefined
+let lastAccountKey = ''
 export const apiKeyKey = (keyId: string): string => `key/${keyId}`
 
 /** Ids we accept from clients (models, agents, operations, idempotency keys). */
