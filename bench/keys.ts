@@ -6,12 +6,14 @@
  *
  * Key-authenticated routes: `POST /models/gpt-demo/invoke` (a metered call: eligibility,
  * debit, usage) and the read `GET /accounts/me`; `GET /health` (no auth) separates the
- * framework's cost from the key's. Options: --duration S (default 5), --counts 1000,1000000.
+ * framework's cost from the key's, and the same invoke with a devnet JWT (whose verification
+ * is cached) shows what the key check adds. Options: --duration S (default 5), --counts 1000,1000000.
  */
 import '../src/polyfill.ts'
 import { fileURLToPath } from 'node:url'
 import { generateApiKey } from '../src/auth/api-key-format.ts'
 import { benchAgainstBaseline, cpuPerRequest, startHelloServer, type BenchRow, type HttpTarget, type NamedTarget } from './http-harness.ts'
+import { SEED_PROJECT } from '../src/state/seed.ts'
 import { startChildServer } from './child-server.ts'
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i === -1 ? undefined : process.argv[i + 1] }
@@ -26,12 +28,25 @@ for (const count of counts) {
   console.log(`\n## ${count.toLocaleString('en-US')} keys stored`)
   const server = await startChildServer(fileURLToPath(new URL('./keys-server.ts', import.meta.url)), [String(count), key.keyId, key.hash, SERVICE, SECRET, key.display], 900_000)
   try {
+    // The seed user's JWT from the devnet issuer: the same account as the key, another credential.
+    const minted = await fetch(server.url + '/devnet/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: 'user@demo', project_id: SEED_PROJECT, role: 'user', ttl_s: 3600 }),
+    })
+    if (!minted.ok) throw new Error(`/devnet/token answered ${minted.status}`)
+    const jwt = ((await minted.json()) as { token: string }).token
+    const invokeBody = JSON.stringify({ input_tokens: 100, output_tokens: 100 })
     const targets: Array<NamedTarget & { target: HttpTarget }> = [
       // Reference: the same app with no authentication, to separate framework from key cost.
       { name: `GET /health (no auth), ${count} keys`, target: { url: server.url + '/health' } },
       {
         name: `POST /models/gpt-demo/invoke (X-API-Key), ${count} keys`,
-        target: { method: 'POST', url: server.url + '/models/gpt-demo/invoke', headers: { 'x-api-key': key.display }, body: JSON.stringify({ input_tokens: 100, output_tokens: 100 }) },
+        target: { method: 'POST', url: server.url + '/models/gpt-demo/invoke', headers: { 'x-api-key': key.display }, body: invokeBody },
+      },
+      {
+        name: `POST /models/gpt-demo/invoke (JWT, reference), ${count} keys`,
+        target: { method: 'POST', url: server.url + '/models/gpt-demo/invoke', headers: { authorization: `Bearer ${jwt}` }, body: invokeBody },
       },
       { name: `GET /accounts/me (X-API-Key), ${count} keys`, target: { url: server.url + '/accounts/me', headers: { 'x-api-key': key.display } } },
       {
