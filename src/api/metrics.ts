@@ -109,20 +109,31 @@ export function createApiMetrics (opts: MetricsOptions): ApiMetrics {
   }
   const offEvents = replication?.onEvent?.(onEvent)
 
-  const httpChild = new Map<string, HistogramSeries>()
+  // route → method → status → series: three lookups by strings the request already holds
+  // (route templates and Node's method names are long-lived strings whose hashes are cached)
+  // instead of concatenating, and so hashing, a new key string per request.
+  const httpChild = new Map<string, Map<string, Map<number, HistogramSeries>>>()
+  let httpCached = 0
   const httpMiddleware: Middleware = async (ctx, next) => {
     const start = performance.now()
     try {
       await next()
     } finally {
       const route = (ctx.state as ApiState).route?.path ?? 'unmatched'
-      const key = ctx.method + ' ' + route + ' ' + ctx.status
-      let h = httpChild.get(key)
+      const method = ctx.method
+      const status = ctx.status
+      let byMethod = httpChild.get(route)
+      let byStatus = byMethod?.get(method)
+      let h = byStatus?.get(status)
       if (h === undefined) {
         // Methods are not capped by Koa: keep unknown ones from growing the label set.
-        const method = KNOWN_METHODS.has(ctx.method) ? ctx.method : 'OTHER'
-        h = http.seriesFor({ method, route, status: String(ctx.status) })
-        if (httpChild.size < 4096) httpChild.set(key, h)
+        h = http.seriesFor({ method: KNOWN_METHODS.has(method) ? method : 'OTHER', route, status: String(status) })
+        if (httpCached < 4096) {
+          if (byMethod === undefined) httpChild.set(route, byMethod = new Map())
+          if (byStatus === undefined) byMethod.set(method, byStatus = new Map())
+          byStatus.set(status, h)
+          httpCached++
+        }
       }
       http.observe(h, (performance.now() - start) / 1000)
     }

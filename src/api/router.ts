@@ -108,9 +108,19 @@ function handlerMiddleware (route: AnyRoute, log: Logger): Middleware {
       throw new FormStateError('internal', 'response does not match its schema')
     }
     ctx.status = explicit ?? successStatus
-    ctx.body = shaped.data
+    const data: unknown = shaped.data
+    // Koa gives an object or array body the type 'json' (a mime lookup per answer) unless a
+    // JSON type is already set: set the very value it would pick, at the moment it would.
+    if (typeof data === 'object' && data !== null && (Array.isArray(data) || Object.getPrototypeOf(data) === Object.prototype) && !ctx.res.hasHeader('Content-Type')) {
+      ctx.res.setHeader('Content-Type', JSON_CONTENT_TYPE)
+    }
+    ctx.body = data
   }
 }
+
+/** What Koa sets for `ctx.type = 'json'` (framework.test.ts checks it against Koa's own). */
+export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'
+
 
 /** Per full router: one router per literal first path segment (see `routerMiddleware`). */
 const groupsOf = new WeakMap<Router, Map<string, Router>>()
@@ -133,7 +143,7 @@ export function routerMiddleware (router: Router): Middleware {
   const groups = groupsOf.get(router)
   if (groups === undefined) return full
   const mw = new Map<string, Group>()
-  for (const [head, sub] of groups) mw.set(head, { sub, layers: sub.stack as unknown as RouteLayer[], router: sub.routes() as Middleware })
+  for (const [head, sub] of groups) mw.set(head, { sub, layers: sub.stack as unknown as RouteLayer[], router: sub.routes() as Middleware, memo: new Map(), memoSize: 0 })
   return (ctx, next) => {
     const path = ctx.path
     const end = path.indexOf('/', 1)
@@ -144,7 +154,27 @@ export function routerMiddleware (router: Router): Middleware {
   }
 }
 
-interface Group { sub: Router, layers: readonly RouteLayer[], router: Middleware }
+interface Group {
+  sub: Router
+  layers: readonly RouteLayer[]
+  router: Middleware
+  /** method → path → how it dispatches (null: not exactly one route; the router decides). */
+  memo: Map<string, Map<string, Resolved | null>>
+  memoSize: number
+}
+
+/** What matching a path against a group's layers gave, for one method. */
+interface Resolved {
+  /** Every layer whose path matches, in order (as @koa/router collects them). */
+  matched: readonly RouteLayer[]
+  hit: RouteLayer
+  captures: readonly string[]
+  /** The hit's parameters decoded, with no earlier params to merge. */
+  params: Readonly<Record<string, string>>
+}
+
+/** Most (method, path) outcomes remembered per group; past it the memo starts over. */
+const MEMO_MAX = 1024
 
 /** The parts of an @koa/router Layer that dispatch reads (its own matching and decoding). */
 interface RouteLayer {
@@ -157,39 +187,61 @@ interface RouteLayer {
   params (path: string, captures: string[], existing?: Record<string, string>): Record<string, string>
 }
 
+/** Matches `path` and `method` against the group's layers as @koa/router does. */
+function resolve (group: Group, method: string, path: string): Resolved | null {
+  let matched: RouteLayer[] | undefined
+  let hit: RouteLayer | undefined
+  let hits = 0
+  for (const layer of group.layers) {
+    if (!layer.match(path)) continue
+    ;(matched ??= []).push(layer)
+    if (layer.methods.includes(method)) { hit = layer; hits++ }
+  }
+  if (hits !== 1 || hit!.stack.length !== 1) return null
+  const captures = hit!.captures(path)
+  return { matched: matched!, hit: hit!, captures, params: hit!.params(path, captures) }
+}
+
 /**
  * Dispatches the common case, exactly one route matching path and method, the way
  * @koa/router's own middleware does (same layers, same regexps and parameter decoding, the
  * same context fields), without composing a new chain per request. Returns undefined for
  * anything else (no match, several), which the caller hands to the router itself.
+ *
+ * The outcome of matching depends on nothing but (method, path) (the layers' regexps and
+ * `decodeURIComponent`), so it is remembered per group (bounded): a repeated path costs one
+ * map lookup instead of a regexp test per route plus the capture and decoding. The context
+ * still gets fresh arrays and a fresh params object every time.
  */
 function dispatchOne (ctx: Context, next: () => Promise<unknown>, group: Group, path: string): Promise<unknown> | undefined {
-  const layers = group.layers
   const method = ctx.method.toUpperCase()
-  let matched: RouteLayer[] | undefined
-  let hit: RouteLayer | undefined
-  let hits = 0
-  for (const layer of layers) {
-    if (!layer.match(path)) continue
-    ;(matched ??= []).push(layer)
-    if (layer.methods.includes(method)) { hit = layer; hits++ }
+  let byPath = group.memo.get(method)
+  if (byPath === undefined) group.memo.set(method, byPath = new Map())
+  let r = byPath.get(path)
+  if (r === undefined) {
+    r = resolve(group, method, path)
+    if (group.memoSize >= MEMO_MAX) { group.memo.clear(); group.memoSize = 0; group.memo.set(method, byPath = new Map()) }
+    byPath.set(path, r)
+    group.memoSize++
   }
-  if (hits !== 1 || hit!.stack.length !== 1) return undefined
+  if (r === null) return undefined
+  const hit = r.hit
   const c = ctx as Context & Record<string, unknown>
-  if (Array.isArray(c.matched)) (c.matched as RouteLayer[]).push(...matched!)
-  else c.matched = matched
+  if (Array.isArray(c.matched)) (c.matched as RouteLayer[]).push(...r.matched)
+  else c.matched = r.matched.slice()
   c.router = group.sub
   c.routeMatched = true
-  const captures = hit!.captures(path)
+  const captures = r.captures.slice()
   c.captures = captures
-  const params = hit!.params(path, captures, c.params as Record<string, string> | undefined)
+  const existing = c.params as Record<string, string> | undefined
+  const params = existing === undefined ? { ...r.params } : hit.params(path, captures, existing)
   ;(ctx.request as unknown as { params: unknown }).params = params
   c.params = params
-  c.routerPath = hit!.path
-  c.routerName = hit!.name ?? undefined
-  c._matchedRoute = hit!.path
-  if (hit!.name) c._matchedRouteName = hit!.name
-  return hit!.stack[0]!(ctx, next as never)
+  c.routerPath = hit.path
+  c.routerName = hit.name ?? undefined
+  c._matchedRoute = hit.path
+  if (hit.name) c._matchedRouteName = hit.name
+  return hit.stack[0]!(ctx, next as never)
 }
 
 /** The Koa router for every route in `table`. */

@@ -7,7 +7,7 @@
 import type { Context, Middleware, Next } from 'koa'
 import type { AuthState } from './middleware.ts'
 import type { Principal } from './principal.ts'
-import { rateLimitError, rateLimitHeaders, type GcraRateLimiter, type RateLimit } from './rate-limit.ts'
+import { rateLimitError, type GcraRateLimiter, type RateLimit } from './rate-limit.ts'
 
 /** What `rateLimit()` needs. */
 export interface RateLimitMiddlewareOptions {
@@ -41,7 +41,12 @@ export function applyRateLimit (ctx: Context, opts: RateLimitMiddlewareOptions):
   const key = p === undefined ? `ip:${ctx.ip}` : rateLimitKey(p)
   const result = opts.limiter.check(key, limit)
   if (!result.allowed) throw rateLimitError(result)
-  ctx.set(rateLimitHeaders(result))
+  // rateLimitHeaders(result) set one by one, as ctx.set(object) would (same names, order and
+  // values; nothing is sent yet), without the object and Koa's loop over it.
+  const res = ctx.res
+  res.setHeader('X-RateLimit-Limit', String(result.limit))
+  res.setHeader('X-RateLimit-Remaining', String(result.remaining))
+  res.setHeader('X-RateLimit-Reset', String(result.resetSeconds))
 }
 
 /**

@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { request as httpRequest } from 'node:http'
 import { z } from 'zod'
+import Koa from 'koa'
 import { createApp, listen, type Listening } from '../../src/api/app.ts'
 import { defineRoute, RouteTable } from '../../src/api/openapi.ts'
 import type { AuthHook } from '../../src/api/router.ts'
@@ -88,6 +89,29 @@ test('a valid write is validated, handled, and shaped by the response schema', a
   const r = await call('POST', '/v1/widgets/w_1?dry_run=true', { body: JSON.stringify({ name: 'a', size: 3 }), headers: JSON_H })
   assert.equal(r.status, 201, r.text)
   assert.deepEqual(r.json, { id: 'w_1', name: 'a', size: 3 })
+})
+
+test('a shaped JSON answer has the headers, order and Content-Type plain Koa gives an object body', async () => {
+  const plain = new Koa()
+  plain.use((ctx) => { ctx.set('X-Request-Id', 'r'); ctx.status = 201; ctx.body = { id: 'w_1' } })
+  const p = await listen(plain as never, '127.0.0.1', 0)
+  try {
+    const names = async (url: string, body?: string): Promise<string[]> => {
+      const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+        const req = httpRequest(url, { method: body === undefined ? 'GET' : 'POST', headers: body === undefined ? {} : JSON_H }, resolve)
+        req.on('error', reject)
+        req.end(body)
+      })
+      res.resume()
+      return res.rawHeaders.filter((_, i) => i % 2 === 0)
+    }
+    const ours = await names(srv.url + '/v1/widgets/w_1', JSON.stringify({ name: 'a', size: 3 }))
+    assert.deepEqual(ours, await names(p.url + '/'))
+    const type = async (url: string, init?: RequestInit): Promise<string | null> => (await fetch(url, init)).headers.get('content-type')
+    assert.equal(await type(srv.url + '/v1/widgets/w_1', { method: 'POST', body: JSON.stringify({ name: 'a', size: 3 }), headers: JSON_H }), await type(p.url + '/'))
+  } finally {
+    await p.close()
+  }
 })
 
 test('unknown body field → 400 unknown_field naming it (nested too)', async () => {
