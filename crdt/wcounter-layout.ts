@@ -4,6 +4,8 @@
  */
 import { CrdtError } from './errors.ts'
 
+export { ownerOf, sharedHorizon } from './horizons.ts'
+
 /** Most resolution slots a state may hold (a delta naming a higher slot is refused). */
 export const MAX_WINDOW_SLOTS = 8
 
@@ -44,16 +46,6 @@ export interface WindowedIncrement {
   n: number
   /** Oldest bucket the writer retains (its own older buckets are dropped); 0 = no pruning. */
   horizon: number
-}
-
-/**
- * The replica a key belongs to: `key` itself, or for a *copy* `name@replica` (an entry
- * several replicas may post for one event under a shared name, e.g. an idempotency key,
- * so that it counts once) the part after the last `@`. Replica ids never contain `@`.
- */
-export function ownerOf (key: string): string {
-  const at = key.lastIndexOf('@')
-  return at < 0 ? key : key.slice(at + 1)
 }
 
 /** Throws `code` unless `n` is a non-negative safe integer. */
@@ -102,19 +94,6 @@ export function sharedAt (s: WindowedCounter, p: number): number {
   let second = 0
   for (let q = p + 1; typeof s[q] === 'string'; q += 2) {
     const h = s[q + 1] as number
-    if (h > top) { second = top; top = h } else if (h > second) second = h
-  }
-  return second
-}
-
-/**
- * The horizon one replica alone cannot push: the second highest of the per-replica
- * horizons `hs` (ties count twice), 0 when fewer than two. Monotone in every entry.
- */
-export function sharedHorizon (hs: readonly number[]): number {
-  let top = 0
-  let second = 0
-  for (const h of hs) {
     if (h > top) { second = top; top = h } else if (h > second) second = h
   }
   return second

@@ -10,10 +10,12 @@
  *   cannot expire them for the others (a shared `u:<key id>` entry could only have been
  *   pruned by whichever clock ran furthest ahead).
  * - The account's horizon-bounded map `usage_idem` (crdt/hmap.ts) remembers each key id
- *   with a hash of its body for {@link USAGE_KEY_RETENTION_MS}: a replay answers what was
- *   recorded (and writes nothing), the same key with another body is a 409
- *   `idempotency_conflict`. Each record raises the map's horizon to `now - retention`, so
- *   keys older than that leave the state as the account records more. A key is remembered
+ *   (as this replica's copy `<key id>@<replica>`, so that it expires by this replica's
+ *   clock and no other's) with a hash of its body for {@link USAGE_KEY_RETENTION_MS}: a
+ *   replay answers what was recorded (and writes nothing), the same key with another body
+ *   is a 409 `idempotency_conflict`. Each record raises this replica's horizon in the map
+ *   to `now - retention`, so keys older than that leave the state as the account records
+ *   more. A key is remembered
  *   at least that long; a retry after that may be counted again (as with any idempotency
  *   key that expires; Stripe's last 24 hours).
  *
@@ -29,14 +31,14 @@
  * a key cost what they did.
  */
 import { createHash } from 'node:crypto'
-import { hmapGet, hmapPut, hmapType, type HorizonMap } from '../../crdt/hmap.ts'
+import { hmapGetShared, hmapPut, hmapType, type HorizonMap } from '../../crdt/hmap.ts'
 import type { Value } from '../../crdt/value-codec.ts'
 import { FormStateError } from '../errors.ts'
 import type { Change, ReplicaStore } from '../store/types.ts'
 import { accountKey, fieldState } from './model.ts'
 import { usageChanges, type Subject, type UsageAmounts } from './usage.ts'
 
-/** Account field (hmap, at `recorded_at`): key id ({@link usageKeyId}) → {hash, at, recorded_at}. */
+/** Account field (hmap, at `recorded_at`): `<key id>@<replica>` ({@link usageKeyId}) → {hash, at, recorded_at}. */
 export const USAGE_KEYS_FIELD = 'usage_idem'
 
 /**
@@ -81,7 +83,7 @@ export function usageKeyId (key: string): string {
 /** The record under `key` on the account, if any. */
 export function recordedUsage (store: ReplicaStore, accountId: string, key: string): RecordedUsage | undefined {
   const s = fieldState<HorizonMap>(store, accountKey(accountId), USAGE_KEYS_FIELD)
-  const v = s === undefined ? undefined : hmapGet(s, usageKeyId(key)) as Record<string, Value> | undefined
+  const v = s === undefined ? undefined : hmapGetShared(s, usageKeyId(key)) as Record<string, Value> | undefined
   if (v === undefined) return undefined
   return { hash: String(v.hash), at: Number(v.at), recordedAt: Number(v.recorded_at) }
 }
@@ -115,7 +117,7 @@ export function idempotentUsageChanges (store: ReplicaStore, accountId: string, 
   const id = usageKeyId(key)
   const changes = usageChanges(postingAs(store, `u:${id}@${store.replicaId}`), accountId, input.subject, input.amounts, at)
   const t = Math.max(0, Math.floor(now))
-  changes.push({ field: USAGE_KEYS_FIELD, kind: hmapType.kind, delta: hmapPut(id, t, { hash, at, recorded_at: now }, Math.max(0, t - retentionMs)) })
+  changes.push({ field: USAGE_KEYS_FIELD, kind: hmapType.kind, delta: hmapPut(`${id}@${store.replicaId}`, t, { hash, at, recorded_at: now }, Math.max(0, t - retentionMs)) })
   return { changes }
 }
 

@@ -129,7 +129,8 @@ test('long idempotency keys are stored under a bounded id; keys differing in one
   assert.equal((await record({ subject: { type: 'model', id: 'idem-long' }, amounts: { tokens_in: 3 }, idempotency_key: long + 'b', at: d.clock.now })).body.replayed, true)
   assert.equal(await tokensIn('idem-long'), 5)
   const ids = (d.node.store.fieldValue(`acct/${account}`, USAGE_KEYS_FIELD) as Array<[string, unknown]>).map(([id]) => id)
-  assert.ok(ids.every((id) => id.length <= 22), ids.join())
+  // Each is this node's copy `<key id>@<replica>` (crdt/hmap.ts), the key id bounded.
+  assert.ok(ids.every((id) => id.endsWith(`@${d.node.store.replicaId}`) && id.lastIndexOf('@') <= 22), ids.join())
   assert.ok(!ids.includes(long + 'a'), 'the long key itself is not stored')
 })
 

@@ -11,7 +11,7 @@ import { invokeModel } from '../../src/state/metering.ts'
 import { accountKey } from '../../src/state/model.ts'
 import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
 import { SPENT_FIELD, spendRows, usageField, usageRows } from '../../src/state/usage.ts'
-import { recordUsageOnce } from '../../src/state/usage-idempotency.ts'
+import { recordedUsage, recordUsageOnce } from '../../src/state/usage-idempotency.ts'
 import { bucketOf, horizonOf, RESOLUTION_NAMES, type Resolution, RESOLUTIONS } from '../../src/state/windows.ts'
 import type { Replica } from '../../src/store/replica.ts'
 import type { Op } from '../../src/store/types.ts'
@@ -109,6 +109,28 @@ test('keyed usage records (idempotency keys) from a node 3 hours ahead do not pr
       const rows = usageRows(r, id, 'minute', bucketOf('minute', from) * MIN, now + 1, now).filter((u) => u.metric === 'tokens_in')
       assert.deepEqual(rows.map((u) => [u.start, u.value]), want, `${r.replicaId}'s keyed minute windows`)
     }
+  } finally {
+    await slow.stop()
+    await fast.stop()
+  }
+})
+
+test('idempotency keys recorded on one node are not forgotten because another node\'s clock runs 9 days ahead', async () => {
+  const slow = await replica('slow')
+  const fast = await replica('fast')
+  try {
+    const id = await fundedAccount(slow)
+    await exchange(slow, fast)
+    const now = T0 + 10 * DAY
+    const rec = { subject: { type: 'model' as const, id: 'm1' }, amounts: { tokens_in: 5 } }
+    await recordUsageOnce(slow, id, 'call-1', rec, now, now)
+    // The fast node (past the 8-day key retention ahead) records keys of its own.
+    for (let i = 0; i < 3; i++) await recordUsageOnce(fast, id, `fast-${i}`, rec, now + 9 * DAY + i, now + 9 * DAY + i)
+    await exchange(slow, fast)
+    for (const r of [slow, fast]) assert.ok(recordedUsage(r, id, 'call-1') !== undefined, `${r.replicaId} still knows call-1`)
+    // A retry an hour later is a replay, on either node.
+    assert.equal((await recordUsageOnce(slow, id, 'call-1', rec, now, now + HOUR)).replayed, true)
+    assert.equal((await recordUsageOnce(fast, id, 'call-1', rec, now, now + 9 * DAY + HOUR)).replayed, true)
   } finally {
     await slow.stop()
     await fast.stop()
