@@ -74,6 +74,9 @@ export const gcounterType: CrdtType<GCounter, GCounterDelta, number> = {
   clone: (s) => (s.length === 2 && (s[1] as number) <= MAX_COUNTER && Object.isFrozen(s) ? s : exact(s)),
   merge: (a, b) => share(gcounterJoin(a, b)),
   apply: (s, d) => share(flatMax(s, d.key, d.value)),
+  // A max into a key-sorted array (a copy when it is a shared frozen pair): no throw, and
+  // the delta's key is a string and its value a number, so nothing of it is held.
+  applyInPlace: true,
   deltaState: (d) => (d.value > 0 ? share([d.key, d.value]) : none()),
   value: flatSum,
   equals: flatEquals,

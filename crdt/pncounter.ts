@@ -82,6 +82,8 @@ export const pncounterType: CrdtType<PnCounter, PnDelta, number> = {
     else s.n = flatMax(s.n, d.key, d.value)
     return s
   },
+  // As the G-counter's: a max per side, holding only the delta's string and number.
+  applyInPlace: true,
   deltaState (d) {
     const e = d.value > 0 ? [d.key, d.value] : none<string | number>()
     return d.side === 'p' ? { p: e, n: none() } : { p: none(), n: e }

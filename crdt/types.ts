@@ -34,6 +34,15 @@ export interface CrdtType<S, D, V> {
   decodeDelta (r: Reader): D
   /** Plain-JSON view of the raw state for operators (per-replica entries, timestamps, dots). */
   inspect (s: S): unknown
+  /**
+   * Optional promise to stores: `apply(s, d)` never throws for a delta `decodeDelta`
+   * returned (on a state the type built), and the state it returns holds no object of `d`
+   * that a later `apply` mutates. A store may then apply such a delta to its live state,
+   * without the `clone` it otherwise takes so that an op whose next change fails leaves
+   * nothing behind (a clone of a large state per write is most of a write's allocation).
+   * The laws check it for every type that sets it (test/crdt/laws.ts).
+   */
+  readonly applyInPlace?: boolean
 }
 
 /** Any CRDT type, for registries. */

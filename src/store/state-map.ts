@@ -143,28 +143,24 @@ export class StateMap {
 
   /**
    * Apply an op's changes atomically: each touched field is cloned and the delta applied to
-   * the clone; only when all succeed are the new states installed. Call `check` first.
+   * the clone; only when all succeed are the new states installed. Kinds whose apply cannot
+   * fail (`applyInPlace`) skip the clone: they are applied to the live states, after every
+   * change that can fail has succeeded. Call `check` first (a field has one kind per op).
    */
   apply (target: string, changes: readonly Change[]): void {
     const e = this.entities.get(target)
     const staged: Staged[] = []
+    let inPlace = 0
     for (const c of changes) {
       const type = this.typeOf(c.kind)
-      let prev: Staged | undefined
-      for (const s of staged) if (s.field === c.field) prev = s
-      let state: unknown
-      if (prev !== undefined) state = prev.state
-      else {
-        const at = e === undefined ? -1 : find(e, c.field)
-        state = at >= 0 ? type.clone(e![1 + at]) : type.empty()
+      if (type.applyInPlace === true) inPlace++
+      else this.stage(staged, e, target, type, c, true)
+    }
+    if (inPlace > 0) {
+      for (const c of changes) {
+        const type = this.typeOf(c.kind)
+        if (type.applyInPlace === true) this.stage(staged, e, target, type, c, false)
       }
-      try {
-        state = type.apply(state, c.delta)
-      } catch (err) {
-        throw toFormStateError(err, 'invalid_op', `apply ${c.kind} to ${target}/${c.field}`)
-      }
-      if (prev !== undefined) prev.state = state
-      else staged.push({ field: c.field, kind: type.kind, state })
     }
     let ent = e ?? [NO_FIELDS]
     for (const s of staged) ent = this.install(ent, s.field, s.kind, s.state)
@@ -172,6 +168,25 @@ export class StateMap {
       if (e === undefined) this.fresh.push(target)
       this.entities.set(target, ent)
     }
+  }
+
+  /** Apply `c` to its field's staged state, or to the field's state (a clone when `copy`). */
+  private stage (staged: Staged[], e: Entity | undefined, target: string, type: AnyCrdtType, c: Change, copy: boolean): void {
+    let prev: Staged | undefined
+    for (const s of staged) if (s.field === c.field) prev = s
+    let state: unknown
+    if (prev !== undefined) state = prev.state
+    else {
+      const at = e === undefined ? -1 : find(e, c.field)
+      state = at < 0 ? type.empty() : copy ? type.clone(e![1 + at]) : e![1 + at]
+    }
+    try {
+      state = type.apply(state, c.delta)
+    } catch (err) {
+      throw toFormStateError(err, 'invalid_op', `apply ${c.kind} to ${target}/${c.field}`)
+    }
+    if (prev !== undefined) prev.state = state
+    else staged.push({ field: c.field, kind: type.kind, state })
   }
 
   /**

@@ -115,6 +115,19 @@ export function checkLaws<S, D> (t: CrdtType<S, D, unknown>, states: fc.Arbitrar
       }
     }), { numRuns: numRuns * 4 })
   })
+  if (t.applyInPlace === true) {
+    // Stores apply such a type's decoded deltas to their live states (no clone): a throw
+    // would leave an op half applied, and a held piece of a delta would later be written.
+    test(`${t.kind}: applyInPlace: decoded deltas apply to a live state without a throw, and are not held`, () => {
+      fc.assert(fc.property(states, deltas, deltas, (s, d1, d2) => {
+        const first = deepFreeze(decD(encD(d1)))
+        let live = decS(encS(s))
+        live = t.apply(live, first)
+        live = t.apply(live, decD(encD(d2))) // writing into a held part of `first` throws (frozen)
+        eq(live, t.apply(t.apply(t.clone(s), decD(encD(d1))), decD(encD(d2))))
+      }), { numRuns })
+    })
+  }
   test(`${t.kind}: huge length prefixes are refused before allocation`, () => {
     fc.assert(fc.property(states, fc.integer({ min: 1, max: 6 }), (s, at) => {
       const bs = encS(s)
@@ -130,6 +143,13 @@ export function checkLaws<S, D> (t: CrdtType<S, D, unknown>, states: fc.Arbitrar
       if (opts.lengthPrefixed !== false) assertDecodeError(() => decS(Uint8Array.of(...huge, ...bs)), new Set(['decode_oversized']))
     }), { numRuns })
   })
+}
+
+/** Freezes `v` and everything reachable from it (typed arrays cannot be frozen: left as is). */
+function deepFreeze<T> (v: T): T {
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v) || Object.isFrozen(v)) return v
+  for (const x of Object.values(v as object)) deepFreeze(x)
+  return Object.freeze(v)
 }
 
 /** Replica ids used by generators: few, so entries collide and merges do real work. */
