@@ -104,11 +104,14 @@ export function cmp (b1: number, k1: string, b2: number, k2: string): number {
   return b1 !== b2 ? b1 - b2 : k1 < k2 ? -1 : k1 > k2 ? 1 : 0
 }
 
-/** Offset of the entry (bucket, key) in the slot at header `p`, or -1. The newest bucket is last: look there first. */
+/** Offset of the entry (bucket, key) in the slot at header `p`, or -1. */
 export function findEntry (s: WindowedCounter, p: number, bucket: number, key: string): number {
-  const n = s[p] as number
+  return findEntryAt(s, entriesAt(s, p), s[p] as number, bucket, key)
+}
+
+/** Offset of the entry (bucket, key) among `n` entries from `base`, or -1. The newest bucket is last: look there first. */
+export function findEntryAt (s: WindowedCounter, base: number, n: number, bucket: number, key: string): number {
   if (n === 0) return -1
-  const base = entriesAt(s, p)
   const last = base + 3 * (n - 1)
   const c = cmp(s[last] as number, s[last + 1] as string, bucket, key)
   if (c === 0) return last
@@ -125,4 +128,27 @@ export function findEntry (s: WindowedCounter, p: number, bucket: number, key: s
   }
   const q = base + 3 * lo
   return cmp(s[q] as number, s[q + 1] as string, bucket, key) === 0 ? q : -1
+}
+
+/** What {@link scanSlot} found (one shared object: the hot path allocates nothing). */
+export const slotScan = { own: 0, shared: 0, top: 0, entries: 0 }
+
+/**
+ * One pass over the horizon pairs of the slot at header `p`: `owner`'s own horizon, the
+ * shared (second highest) and the highest, and where the entries start, into {@link slotScan}.
+ */
+export function scanSlot (s: WindowedCounter, p: number, owner: string): void {
+  let own = 0
+  let top = 0
+  let second = 0
+  let q = p + 1
+  for (; typeof s[q] === 'string'; q += 2) {
+    const h = s[q + 1] as number
+    if (s[q] === owner) own = h
+    if (h > top) { second = top; top = h } else if (h > second) second = h
+  }
+  slotScan.own = own
+  slotScan.shared = second
+  slotScan.top = top
+  slotScan.entries = q
 }

@@ -51,9 +51,10 @@ import { checkAmount } from './gcounter.ts'
 import { flatEquals, none } from './flat.ts'
 import type { CrdtType } from './types.ts'
 import { decodeDelta, decodeState, encodeDelta, encodeState } from './wcounter-codec.ts'
+import { deltaState, join, rebuild } from './wcounter-join.ts'
 import {
-  checkIndex, cmp, entriesAt, findEntry, MAX_WINDOW_SLOTS, ownerOf, ownHorizon, sharedAt, sharedHorizon, slotAt, slotCount, slotEnd,
-  type WindowedCounter, type WindowedDelta, type WindowedIncrement, type WindowedPart,
+  checkIndex, entriesAt, findEntry, findEntryAt, MAX_WINDOW_SLOTS, ownerOf, ownHorizon, sharedAt, scanSlot, slotAt, slotCount,
+  slotEnd, slotScan, type WindowedCounter, type WindowedDelta, type WindowedIncrement, type WindowedPart,
 } from './wcounter-layout.ts'
 
 export { MAX_WINDOW_SLOTS, ownerOf, type WindowedCounter, type WindowedDelta, type WindowedIncrement, type WindowedPart } from './wcounter-layout.ts'
@@ -70,7 +71,10 @@ export function windowedIncrement (s: WindowedCounter, key: string, incs: readon
   for (let i = 1; i < incs.length; i++) {
     if (incs[i]!.slot < incs[i - 1]!.slot) { sorted = [...incs].sort((a, b) => a.slot - b.slot); break }
   }
+  const owner = ownerOf(key)
   let prev = -1
+  let p = 0
+  let at = 0
   for (const inc of sorted) {
     checkIndex(inc.slot, 'slot', 'invalid_delta')
     if (inc.slot >= MAX_WINDOW_SLOTS) throw new CrdtError('invalid_delta', `slot ${inc.slot} out of range`)
@@ -79,12 +83,19 @@ export function windowedIncrement (s: WindowedCounter, key: string, incs: readon
     checkIndex(inc.bucket, 'bucket', 'invalid_delta')
     checkIndex(inc.horizon, 'horizon', 'invalid_delta')
     checkAmount(inc.n)
-    const have = windowedHorizon(s, inc.slot, key)
+    for (; at < inc.slot && p < s.length; at++) p = slotEnd(s, p)
+    const held = p < s.length
+    let have = 0
+    if (held) {
+      scanSlot(s, p, owner)
+      have = slotScan.own > slotScan.shared ? slotScan.own : slotScan.shared
+    }
     // A horizon at or below `have` changes no threshold now or later (see the header).
     const horizon = inc.horizon > have ? inc.horizon : 0
     let value = 0
     if (inc.bucket >= Math.max(have, inc.horizon)) {
-      value = windowedEntry(s, inc.slot, inc.bucket, key) + inc.n
+      const q = held ? findEntryAt(s, slotScan.entries, s[p] as number, inc.bucket, key) : -1
+      value = (q < 0 ? 0 : s[q + 2] as number) + inc.n
       if (!Number.isSafeInteger(value)) throw new CrdtError('invalid_delta', `counter entry overflows 2^53: ${value}`)
     }
     if (value !== 0 || horizon !== 0) parts.push({ slot: inc.slot, bucket: value === 0 ? 0 : inc.bucket, value, horizon })
@@ -165,122 +176,26 @@ export function windowedSize (s: WindowedCounter): number {
   return n
 }
 
-/** `out` without trailing empty slots (a lone `0`), as an exact-size array, so equal states are equal arrays. */
-function trim (out: WindowedCounter): WindowedCounter {
-  let keep = 0
-  for (let p = 0; p < out.length; p = slotEnd(out, p)) {
-    const end = slotEnd(out, p)
-    if (end !== p + 1) keep = end
-  }
-  // An exact-size copy: an array grown by push keeps ~50% slack, for as long as the state lives.
-  return keep === 0 ? none() : out.slice(0, keep)
-}
-
-/** The horizon of `key` in the parallel lists (0 when absent). Lists hold a few replicas. */
-function horizonIn (keys: readonly string[], hs: readonly number[], key: string): number {
-  for (let i = 0; i < keys.length; i++) if (keys[i] === key) return hs[i]!
-  return 0
-}
-
-/**
- * Join of two states, built into a new array: per slot the pointwise max of the
- * per-replica horizons and the shared horizon from them, then a linear merge of both
- * sorted entry lists, max on equal (bucket, key), each entry kept only at or above its
- * replica's threshold. O(size of a + size of b).
- */
-function join (a: WindowedCounter, b: WindowedCounter): WindowedCounter {
-  const n = Math.max(slotCount(a), slotCount(b))
-  const out: WindowedCounter = []
-  let pa = 0
-  let pb = 0
-  const keys: string[] = []
-  const hs: number[] = []
-  for (let i = 0; i < n; i++) {
-    const hasA = pa < a.length
-    const hasB = pb < b.length
-    // Per-replica horizons: merge the two key-sorted lists, max on equal keys.
-    let x = pa + 1
-    const xh = hasA ? entriesAt(a, pa) : x
-    let y = pb + 1
-    const yh = hasB ? entriesAt(b, pb) : y
-    keys.length = 0
-    hs.length = 0
-    while (x < xh || y < yh) {
-      const c = x >= xh ? 1 : y >= yh ? -1 : a[x] === b[y] ? 0 : (a[x] as string) < (b[y] as string) ? -1 : 1
-      if (c < 0) { keys.push(a[x] as string); hs.push(a[x + 1] as number); x += 2 } else if (c > 0) { keys.push(b[y] as string); hs.push(b[y + 1] as number); y += 2 } else {
-        keys.push(a[x] as string)
-        hs.push(Math.max(a[x + 1] as number, b[y + 1] as number))
-        x += 2
-        y += 2
-      }
-    }
-    const g = sharedHorizon(hs)
-    const head = out.length
-    out.push(0)
-    let top = 0
-    for (let j = 0; j < keys.length; j++) {
-      if (hs[j]! < g) continue
-      out.push(keys[j]!, hs[j]!)
-      if (hs[j]! > top) top = hs[j]!
-    }
-    // Entries: both lists are sorted by bucket, so those below g are a prefix.
-    const xEnd = hasA ? slotEnd(a, pa) : x
-    const yEnd = hasB ? slotEnd(b, pb) : y
-    while (x < xEnd && (a[x] as number) < g) x += 3
-    while (y < yEnd && (b[y] as number) < g) y += 3
-    let count = 0
-    while (x < xEnd || y < yEnd) {
-      const c = x >= xEnd ? 1 : y >= yEnd ? -1 : cmp(a[x] as number, a[x + 1] as string, b[y] as number, b[y + 1] as string)
-      const src = c <= 0 ? a : b
-      const q = c <= 0 ? x : y
-      const bucket = src[q] as number
-      const key = src[q + 1] as string
-      const total = c === 0 ? Math.max(a[x + 2] as number, b[y + 2] as number) : src[q + 2] as number
-      if (c <= 0) x += 3
-      if (c >= 0) y += 3
-      // Buckets at or above every horizon need no lookup (the common case: recent windows).
-      if (bucket < top && bucket < horizonIn(keys, hs, ownerOf(key))) continue
-      out.push(bucket, key, total)
-      count++
-    }
-    out[head] = count
-    if (hasA) pa = xEnd
-    if (hasB) pb = yEnd
-  }
-  return trim(out)
-}
-
-function deltaState (d: WindowedDelta): WindowedCounter {
-  const out: WindowedCounter = []
-  let next = 0
-  for (const part of d.parts) {
-    for (; next < part.slot; next++) out.push(0)
-    next = part.slot + 1
-    const hasValue = part.value > 0 && part.bucket >= part.horizon
-    out.push(hasValue ? 1 : 0)
-    if (part.horizon > 0) out.push(ownerOf(d.key), part.horizon)
-    if (hasValue) out.push(part.bucket, d.key, part.value)
-  }
-  return trim(out)
-}
-
 /**
  * Apply a delta: in place when it only raises totals of entries already held (a writer
  * counting again in the current windows: the hot path); otherwise, a horizon bump or a
- * new entry, one join. Raising some entries in place before joining is harmless (the
- * join is idempotent).
+ * new entry, one rebuild. Raising some entries in place before rebuilding is harmless
+ * (the join is idempotent).
  */
 function apply (s: WindowedCounter, d: WindowedDelta): WindowedCounter {
+  const owner = ownerOf(d.key)
+  let p = 0
+  let at = 0
   for (const part of d.parts) {
-    const p = slotAt(s, part.slot)
-    if (p < 0) return join(s, deltaState(d))
-    const g = sharedAt(s, p)
-    const own = ownHorizon(s, p, ownerOf(d.key))
-    // A horizon changes the state unless `key` holds one as high, or it is below g (not stored).
-    if (part.horizon > own && part.horizon >= g) return join(s, deltaState(d))
-    if (part.value === 0 || part.bucket < g || part.bucket < own) continue
-    const q = findEntry(s, p, part.bucket, d.key)
-    if (q < 0) return join(s, deltaState(d))
+    for (; at < part.slot && p < s.length; at++) p = slotEnd(s, p)
+    if (p >= s.length) return rebuild(s, d)
+    scanSlot(s, p, owner)
+    const { own, shared } = slotScan
+    // A horizon changes the state unless its replica holds one as high, or it is below the shared one (not stored).
+    if (part.horizon > own && part.horizon >= shared) return rebuild(s, d)
+    if (part.value === 0 || part.bucket < shared || part.bucket < own) continue
+    const q = findEntryAt(s, slotScan.entries, s[p] as number, part.bucket, d.key)
+    if (q < 0) return rebuild(s, d)
     if (part.value > (s[q + 2] as number)) s[q + 2] = part.value
   }
   return s
