@@ -231,6 +231,12 @@ function apply (s: HorizonMap, d: HorizonMap): HorizonMap {
   return join(s, d)
 }
 
+/**
+ * Entry count, horizon count, (replica, horizon)…, then per entry its id, time and value.
+ * An id `name@replica` whose replica has a horizon here is written as `1 + its position`
+ * then `name` (a 52-character peer id once, not once per entry), any other id as `0` then
+ * the id.
+ */
 function encode (w: Writer, s: HorizonMap): void {
   // Count first: a corrupt huge count is refused before anything is allocated.
   w.uint(hmapSize(s))
@@ -238,16 +244,26 @@ function encode (w: Writer, s: HorizonMap): void {
   w.uint(s.length === 0 ? 0 : s[0] as number)
   for (let i = 1; i < b; i += 2) w.string(s[i] as string).uint(s[i + 1] as number)
   for (let i = b; i < s.length; i += 3) {
-    w.string(s[i] as string)
+    const id = s[i] as string
+    const at = id.lastIndexOf('@')
+    const j = at < 0 ? -1 : pairIndex(s, id.slice(at + 1))
+    if (j < 0) w.uint(0).string(id)
+    else w.uint(j + 1).string(id.slice(0, at))
     w.uint(s[i + 1] as number)
     encodeValue(w, s[i + 2] as Value)
   }
 }
 
+/** Position of `replica` among the horizon pairs, or -1. */
+function pairIndex (s: HorizonMap, replica: string): number {
+  for (let i = 1; i < base(s); i += 2) if (s[i] === replica) return (i - 1) / 2
+  return -1
+}
+
 /**
  * Decodes a state or delta, refusing with `decode_invalid` what the type cannot produce:
  * replicas or ids out of order, a zero horizon, one below the shared horizon, an entry
- * below its owner's threshold.
+ * below its owner's threshold, an id spelt out whose replica it could refer to.
  */
 function decode (r: Reader): HorizonMap {
   const n = r.count()
@@ -268,7 +284,15 @@ function decode (r: Reader): HorizonMap {
   if (hs.some((h) => h < g)) throw new CrdtError('decode_invalid', 'a replica horizon below the shared one')
   let prev: string | undefined
   for (let i = 0; i < n; i++) {
-    const id = r.string()
+    const tag = r.uint()
+    let id: string
+    if (tag === 0) {
+      id = r.string()
+      if (id.includes('@') && pairIndex(out, ownerOf(id)) >= 0) throw new CrdtError('decode_invalid', `id ${id} spelt out instead of referring to its replica`)
+    } else {
+      if (tag > hn) throw new CrdtError('decode_invalid', `bad replica reference ${tag - 1}`)
+      id = r.string() + '@' + (out[2 * tag - 1] as string)
+    }
     if (prev !== undefined && id <= prev) throw new CrdtError('decode_invalid', 'map ids not strictly ascending')
     const t = r.uint()
     if (t < hmapHorizon(out, id)) throw new CrdtError('decode_invalid', `entry ${id} below its horizon`)

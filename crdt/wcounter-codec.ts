@@ -19,7 +19,38 @@ function keyTable (s: WindowedCounter): string[] {
 }
 
 /**
- * Slot count; the table of replica keys (ascending, each used somewhere); per slot: the
+ * One key of a table whose earlier keys are in `index` (key → position): a copy
+ * `name@replica` whose replica is an earlier key as `position + 1` then `name` (a keyed
+ * record's copies would otherwise repeat a 52-character peer id each), any other as `0`
+ * then the key.
+ */
+export function writeKey (w: Writer, k: string, index: ReadonlyMap<string, number>): void {
+  const at = k.lastIndexOf('@')
+  const j = at < 0 ? undefined : index.get(k.slice(at + 1))
+  if (j === undefined) w.uint(0).string(k)
+  else w.uint(j + 1).string(k.slice(0, at))
+}
+
+/**
+ * Reads a key written by {@link writeKey} after the keys `earlier` (positions in `index`),
+ * refusing the non-canonical spelling (a copy written out whose replica was there).
+ */
+export function readKey (r: Reader, earlier: readonly string[], index: ReadonlyMap<string, number>): string {
+  const tag = r.uint()
+  if (tag === 0) {
+    const k = r.string()
+    const at = k.lastIndexOf('@')
+    if (at >= 0 && index.has(k.slice(at + 1))) throw new CrdtError('decode_invalid', 'a copy spelt out instead of referring to its replica')
+    return k
+  }
+  const owner = earlier[tag - 1]
+  if (owner === undefined || owner.includes('@')) throw new CrdtError('decode_invalid', `bad replica reference ${tag - 1}`)
+  return r.string() + '@' + owner
+}
+
+/**
+ * Slot count; the table of replica keys (ascending, each used somewhere, a copy referring
+ * to its replica's position when that comes earlier: {@link writeKey}); per slot: the
  * per-replica horizons as a count then (key index, horizon) with indices ascending, bucket
  * count, then each bucket as its gap from the shared horizon (first; it is derived from
  * the per-replica ones, not written) or from the previous bucket + 1, followed by its
@@ -33,9 +64,11 @@ export function encodeState (w: Writer, s: WindowedCounter): void {
   if (n === 0) return
   const keys = keyTable(s)
   w.uint(keys.length)
-  for (const k of keys) w.string(k)
   const index = new Map<string, number>()
-  keys.forEach((k, i) => index.set(k, i))
+  keys.forEach((k, i) => {
+    writeKey(w, k, index)
+    index.set(k, i)
+  })
   for (let p = 0; p < s.length; p = slotEnd(s, p)) {
     const g = sharedAt(s, p)
     const start = entriesAt(s, p)
@@ -68,9 +101,11 @@ export function decodeState (r: Reader): WindowedCounter {
   if (n === 0) return none()
   const nk = r.count()
   const keys: string[] = []
+  const index = new Map<string, number>()
   for (let i = 0; i < nk; i++) {
-    const k = r.string()
+    const k = readKey(r, keys, index)
     if (i > 0 && k <= keys[i - 1]!) throw new CrdtError('decode_invalid', 'replica keys not strictly ascending')
+    index.set(k, i)
     keys.push(k)
   }
   const used = new Uint8Array(nk)

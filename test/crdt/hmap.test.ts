@@ -151,9 +151,13 @@ test('hmap: invalid puts and non-canonical encodings are refused with codes', ()
   for (const bad of [() => hmapPut('x', -1, 1), () => hmapPut('x', 1.5, 1), () => hmapPut('x', 1, Number.NaN), () => hmapRaise('r', -3), () => hmapRaise('a@b', 3)]) {
     assert.throws(bad, (e: unknown) => e instanceof CrdtError && e.code === 'invalid_delta')
   }
-  // entries, horizons, (replica, horizon)…, (id, time, value)…
-  const one = (h: number, time: number): Uint8Array => encodeWith((w) => { w.uint(1).uint(1).string('a').uint(h).string('e@a').uint(time); encodeValue(w, 1) })
+  // entries, horizons, (replica, horizon)…, (id as 0 + id or 1 + its replica's position + name, time, value)…
+  const one = (h: number, time: number, tag = 1, id = 'e'): Uint8Array => encodeWith((w) => { w.uint(1).uint(1).string('a').uint(h).uint(tag).string(id).uint(time); encodeValue(w, 1) })
   assert.equal(hmapGet(dec(one(5, 5)), 'e@a'), 1) // the well-formed baseline
+  assert.deepEqual([...enc(dec(one(5, 5)))], [...one(5, 5)])
+  assertDecodeError(() => dec(one(5, 5, 0, 'e@a')), new Set(['decode_invalid'])) // spelt out, though its replica has a horizon here
+  assertDecodeError(() => dec(one(5, 5, 2)), new Set(['decode_invalid'])) // no replica at position 1
+  assert.equal(hmapGet(dec(one(5, 5, 0, 'e@b')), 'e@b'), 1) // b has no horizon here: spelt out
   assertDecodeError(() => dec(one(5, 4)), new Set(['decode_invalid'])) // an entry below its owner's horizon
   assertDecodeError(() => dec(one(0, 4)), new Set(['decode_invalid'])) // a zero horizon
   const pairs = (hs: Array<[string, number]>): Uint8Array => encodeWith((w) => { w.uint(0).uint(hs.length); for (const [r, h] of hs) w.string(r).uint(h) })
@@ -162,7 +166,7 @@ test('hmap: invalid puts and non-canonical encodings are refused with codes', ()
   assertDecodeError(() => dec(pairs([['b', 5], ['a', 9]])), new Set(['decode_invalid'])) // replicas out of order
   assertDecodeError(() => dec(pairs([['a@b', 5]])), new Set(['decode_invalid'])) // not a replica id
   const two = enc(build([hmapPut('a', 1, 1), hmapPut('b', 1, 1)]))
-  const swapped = encodeWith((w) => { w.uint(2).uint(0).string('b').uint(1); encodeValue(w, 1); w.string('a').uint(1); encodeValue(w, 1) })
+  const swapped = encodeWith((w) => { w.uint(2).uint(0).uint(0).string('b').uint(1); encodeValue(w, 1); w.uint(0).string('a').uint(1); encodeValue(w, 1) })
   assertDecodeError(() => dec(swapped), new Set(['decode_invalid']))
   assert.ok(t.equals(dec(two), build([hmapPut('b', 1, 1), hmapPut('a', 1, 1)])))
 })
