@@ -52,8 +52,8 @@ export function readKey (r: Reader, earlier: readonly string[], index: ReadonlyM
  * Slot count; the table of replica keys (ascending, each used somewhere, a copy referring
  * to its replica's position when that comes earlier: {@link writeKey}); per slot: the
  * per-replica horizons as a count then (key index, horizon) with indices ascending, bucket
- * count, then each bucket as its gap from the shared horizon (first; it is derived from
- * the per-replica ones, not written) or from the previous bucket + 1, followed by its
+ * count, then each bucket as its signed distance from the lowest of those horizons (first)
+ * or its gap from the previous bucket + 1, followed by its
  * entries as (key index, total) with indices ascending. Gaps keep bucket numbers to a
  * byte or two and make ascending order a property of the encoding; the key table writes
  * each replica id once instead of once per bucket.
@@ -78,13 +78,19 @@ export function encodeState (w: Writer, s: WindowedCounter): void {
     let buckets = 0
     for (let q = start; q < end; q += 3) if (q === start || s[q] !== s[q - 3]) buckets++
     w.uint(buckets)
-    let next = g
+    // The first bucket from the lowest replica horizon (a writer's retention away: a byte
+    // or two; below it only for entries of replicas without one), the others by gaps.
+    let ref = start > p + 1 ? Number.MAX_SAFE_INTEGER : g
+    for (let q = p + 1; q < start; q += 2) if ((s[q + 1] as number) < ref) ref = s[q + 1] as number
+    let next = -1
     let q = start
     while (q < end) {
       const b = s[q] as number
       let m = q
       while (m < end && s[m] === b) m += 3
-      w.uint(b - next).uint((m - q) / 3)
+      if (next < 0) w.int(b - ref)
+      else w.uint(b - next)
+      w.uint((m - q) / 3)
       next = b + 1
       for (; q < m; q += 3) w.uint(index.get(s[q + 1] as string)!).uint(s[q + 2] as number)
     }
@@ -132,10 +138,11 @@ export function decodeState (r: Reader): WindowedCounter {
     for (const h of hs) if (h < g) throw new CrdtError('decode_invalid', `replica horizon ${h} below the shared horizon ${g}`)
     const count = r.count()
     if (hn === 0 && count === 0 && i === n - 1) throw new CrdtError('decode_invalid', 'trailing empty window slot')
-    let next = g
+    let next = -1
     for (let j = 0; j < count; j++) {
-      const b = next + r.uint()
+      const b = next < 0 ? (hs.length === 0 ? 0 : Math.min(...hs)) + r.int() : next + r.uint()
       if (!Number.isSafeInteger(b)) throw new CrdtError('decode_invalid', 'bucket overflows 2^53')
+      if (b < g) throw new CrdtError('decode_invalid', `bucket ${b} below the shared horizon ${g}`)
       next = b + 1
       const entries = r.count(nk)
       if (entries === 0) throw new CrdtError('decode_invalid', `empty counter in bucket ${b}`)

@@ -255,25 +255,29 @@ test('wcounter: bad increments are refused with invalid_delta', () => {
 })
 
 test('wcounter: non-canonical encodings are refused (trailing empty slot, empty counter, unused or unordered keys, delta slots out of order)', () => {
-  // slots, key table (0 = spelt out, or 1 + the position of a copy's replica; then a string), then per slot: horizon count, (key index, horizon)…, bucket count, (gap, entry count, (key index, total)…)…
-  assert.deepEqual(t.value(dec(Uint8Array.of(1, 1, 0, 1, 97, 0, 1, 3, 1, 0, 5))), [[[3, 5]]]) // the well-formed baseline
+  // slots, key table (0 = spelt out, or 1 + the position of a copy's replica; then a string), then per slot: horizon count, (key index, horizon)…, bucket count, (first: zigzag distance from the lowest horizon, then gap; entry count, (key index, total)…)…
+  assert.deepEqual(t.value(dec(Uint8Array.of(1, 1, 0, 1, 97, 0, 1, 6, 1, 0, 5))), [[[3, 5]]]) // the well-formed baseline
   assertDecodeError(() => dec(Uint8Array.of(1, 0, 0, 0)), new Set(['decode_invalid'])) // one empty slot
   assertDecodeError(() => dec(Uint8Array.of(1, 1, 0, 1, 97, 0, 1, 0, 0)), new Set(['decode_invalid'])) // bucket 0 with an empty counter
-  assertDecodeError(() => dec(Uint8Array.of(1, 2, 0, 1, 97, 0, 1, 98, 0, 1, 3, 1, 0, 5)), new Set(['decode_invalid'])) // key "b" never used
-  assertDecodeError(() => dec(Uint8Array.of(1, 2, 0, 1, 98, 0, 1, 97, 0, 1, 3, 2, 0, 5, 1, 5)), new Set(['decode_invalid'])) // keys not ascending
-  assertDecodeError(() => dec(Uint8Array.of(1, 1, 0, 1, 97, 0, 1, 3, 1, 0, 0)), new Set(['decode_invalid'])) // a zero total
-  assert.deepEqual(t.inspect(dec(Uint8Array.of(1, 1, 0, 1, 97, 1, 0, 5, 1, 5, 1, 0, 5))), { slots: [{ horizon: 0, horizons: { a: 5 }, buckets: { 5: { entries: { a: 5 }, total: 5 } } }] })
-  assertDecodeError(() => dec(Uint8Array.of(1, 1, 0, 1, 97, 1, 0, 5, 1, 3, 1, 0, 5)), new Set(['decode_invalid'])) // a's entry below a's horizon
+  assertDecodeError(() => dec(Uint8Array.of(1, 2, 0, 1, 97, 0, 1, 98, 0, 1, 6, 1, 0, 5)), new Set(['decode_invalid'])) // key "b" never used
+  assertDecodeError(() => dec(Uint8Array.of(1, 2, 0, 1, 98, 0, 1, 97, 0, 1, 6, 2, 0, 5, 1, 5)), new Set(['decode_invalid'])) // keys not ascending
+  assertDecodeError(() => dec(Uint8Array.of(1, 1, 0, 1, 97, 0, 1, 6, 1, 0, 0)), new Set(['decode_invalid'])) // a zero total
+  assert.deepEqual(t.inspect(dec(Uint8Array.of(1, 1, 0, 1, 97, 1, 0, 5, 1, 0, 1, 0, 5))), { slots: [{ horizon: 0, horizons: { a: 5 }, buckets: { 5: { entries: { a: 5 }, total: 5 } } }] })
+  assertDecodeError(() => dec(Uint8Array.of(1, 1, 0, 1, 97, 1, 0, 5, 1, 3, 1, 0, 5)), new Set(['decode_invalid'])) // a's entry below a's horizon (5 - 2)
   assertDecodeError(() => dec(Uint8Array.of(1, 1, 0, 1, 97, 1, 0, 0, 0)), new Set(['decode_invalid'])) // a zero horizon
   assertDecodeError(() => dec(Uint8Array.of(1, 2, 0, 1, 97, 0, 1, 98, 2, 1, 5, 0, 6, 0)), new Set(['decode_invalid'])) // horizon keys out of order
   // a: 5, b: 9, c: 3 → shared horizon 5; c's 3 below it is never stored
   assertDecodeError(() => dec(Uint8Array.of(1, 3, 0, 1, 97, 0, 1, 98, 0, 1, 99, 3, 0, 5, 1, 9, 2, 3, 0)), new Set(['decode_invalid']))
   assert.equal(windowedHorizon(dec(Uint8Array.of(1, 3, 0, 1, 97, 0, 1, 98, 0, 1, 99, 3, 0, 5, 1, 9, 2, 5, 0)), 0), 5)
+  // a (horizon 5) and c's entry at 3: c has no horizon, so that is kept, a negative first distance (zigzag 3 = -2).
+  assert.deepEqual(t.value(dec(Uint8Array.of(1, 2, 0, 1, 97, 0, 1, 99, 1, 0, 5, 1, 3, 1, 1, 4))), [[[3, 4]]])
+  // ...but with b at 9 too the shared horizon is 5, and c's entry at 3 is below it.
+  assertDecodeError(() => dec(Uint8Array.of(1, 3, 0, 1, 97, 0, 1, 98, 0, 1, 99, 2, 0, 5, 1, 9, 1, 3, 1, 2, 4)), new Set(['decode_invalid']))
   // A copy `x@a` refers to its replica `a` earlier in the table; spelt out, or referring forward, it is refused.
-  assert.deepEqual(t.value(dec(Uint8Array.of(1, 2, 0, 1, 97, 1, 1, 120, 0, 1, 3, 2, 0, 5, 1, 7))), [[[3, 12]]])
-  assert.deepEqual(Object.keys((t.inspect(dec(Uint8Array.of(1, 2, 0, 1, 97, 1, 1, 120, 0, 1, 3, 2, 0, 5, 1, 7))) as { slots: Array<{ buckets: Record<string, { entries: object }> }> }).slots[0]!.buckets['3']!.entries), ['a', 'x@a'])
-  assertDecodeError(() => dec(Uint8Array.of(1, 2, 0, 1, 97, 0, 3, 120, 64, 97, 0, 1, 3, 2, 0, 5, 1, 7)), new Set(['decode_invalid']))
-  assertDecodeError(() => dec(Uint8Array.of(1, 2, 0, 1, 97, 2, 1, 120, 0, 1, 3, 2, 0, 5, 1, 7)), new Set(['decode_invalid']))
+  assert.deepEqual(t.value(dec(Uint8Array.of(1, 2, 0, 1, 97, 1, 1, 120, 0, 1, 6, 2, 0, 5, 1, 7))), [[[3, 12]]])
+  assert.deepEqual(Object.keys((t.inspect(dec(Uint8Array.of(1, 2, 0, 1, 97, 1, 1, 120, 0, 1, 6, 2, 0, 5, 1, 7))) as { slots: Array<{ buckets: Record<string, { entries: object }> }> }).slots[0]!.buckets['3']!.entries), ['a', 'x@a'])
+  assertDecodeError(() => dec(Uint8Array.of(1, 2, 0, 1, 97, 0, 3, 120, 64, 97, 0, 1, 6, 2, 0, 5, 1, 7)), new Set(['decode_invalid']))
+  assertDecodeError(() => dec(Uint8Array.of(1, 2, 0, 1, 97, 2, 1, 120, 0, 1, 6, 2, 0, 5, 1, 7)), new Set(['decode_invalid']))
   const decD = (b: Uint8Array): WindowedDelta => decodeWith(b, (r) => t.decodeDelta(r))
   // key "a", parts: (slot << 2 | horizon? << 1 | value?), [value, bucket], [horizon: bucket - it, or as is]
   assert.deepEqual(decD(Uint8Array.of(1, 97, 2, 3, 5, 9, 4, 6, 7)), { key: 'a', parts: [{ slot: 0, bucket: 9, value: 5, horizon: 7 }, { slot: 1, bucket: 0, value: 0, horizon: 7 }] })
