@@ -153,7 +153,8 @@ test('seeded marketplace workload: every commit leaves the state a peer builds f
     const targets = new Set(fresh.map((e) => decodeOp(e.bytes, mkinds).target))
     for (const t of targets) assert.deepEqual(peer.entityDigests(t), a.entityDigests(t), `step ${step}: ${t} differs from the peer's (seed ${seed})`)
   }
-  assert.ok(a.logLength() > 400, `workload wrote ${a.logLength()} ops`)
+  // Refusals, replays and releases of agents not hired write nothing: most steps still do.
+  assert.ok(a.logLength() > 250, `workload wrote ${a.logLength()} ops`)
   assert.equal(peer.digest(), a.digest(), `seed ${seed}`)
   // The whole log, replayed into a fresh replica as decoded ops, builds the same state.
   const replay = await replica('node-c')
