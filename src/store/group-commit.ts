@@ -96,7 +96,13 @@ export class WriteQueue {
     if (this.running || this.scheduled) return
     this.scheduled = true
     // A microtask, so that ops committed in the same synchronous burst share the first batch.
-    queueMicrotask(() => { this.scheduled = false; void this.run() })
+    queueMicrotask(this.tick)
+  }
+
+  /** The scheduled microtask (one function for the queue's life, not a closure per batch). */
+  private readonly tick = (): void => {
+    this.scheduled = false
+    void this.run()
   }
 
   private async run (): Promise<void> {
@@ -112,7 +118,9 @@ export class WriteQueue {
           else {
             const extra = this.trailer?.(b.writes.length)
             if (extra !== undefined) b.writes.push(extra)
-            await this.kv.batch(b.writes, { sync: this.policy !== 'none' })
+            // A store in memory writes at once: no promise and no extra turn per batch.
+            if (this.policy === 'none' && this.kv.batchNow !== undefined) this.kv.batchNow(b.writes)
+            else await this.kv.batch(b.writes, { sync: this.policy !== 'none' })
           }
         } catch (err) {
           this.fail(err)

@@ -45,6 +45,10 @@ class MemoryKv implements KvStore {
   }
 
   async batch (writes: readonly KvWrite[]): Promise<void> {
+    this.batchNow(writes)
+  }
+
+  batchNow (writes: readonly KvWrite[]): void {
     // Validate first: a batch is all or nothing.
     for (const w of writes) {
       if (!(w.key instanceof Uint8Array) || (w.type === 'put' && !(w.value instanceof Uint8Array))) {

@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { FormStateError } from '../../src/errors.ts'
 import { classicLevelKv, memoryLevelKv } from '../../src/store/level-kv.ts'
+import { memoryKv } from '../../src/store/memory-kv.ts'
 import { Replica } from '../../src/store/replica.ts'
 import type { KvStore, KvWrite } from '../../src/store/storage.ts'
 import { gInc, kinds, tempDir } from './helpers.ts'
@@ -101,5 +102,44 @@ test('a failed write rejects its ops with storage_failure and every later write 
   kv.failNext = false
   await assert.rejects(r.commit('t', [gInc('n', 'a', 4)]), (e: unknown) => e instanceof FormStateError && e.code === 'storage_failure')
   assert.deepEqual(seen, [1]) // nothing announced that was not durable
+  await r.stop()
+})
+
+test('a store that writes at once (batchNow): a burst is one batch, acknowledged in order; a throw fails the replica', async () => {
+  const inner = memoryKv()
+  let fail = false
+  let batches = 0
+  const kv: KvStore = {
+    backend: inner.backend,
+    persistent: inner.persistent,
+    open: () => inner.open(),
+    close: () => inner.close(),
+    get: (k) => inner.get(k),
+    chunks: (r, n) => inner.chunks(r, n),
+    entries: (r) => inner.entries(r),
+    valueChunks: (r, n) => inner.valueChunks(r, n),
+    clear: (r) => inner.clear(r),
+    batch: () => Promise.reject(new Error('batchNow must be used')),
+    batchNow (writes) {
+      if (fail) throw new Error('out of memory')
+      batches++
+      inner.batchNow!(writes)
+    },
+  }
+  const r = new Replica({ replicaId: 'a', kv, kinds })
+  await r.start()
+  const seen: number[] = []
+  r.onCommit((ops) => seen.push(...ops.map((o) => o.seq)))
+  const acked: number[] = []
+  await Promise.all(Array.from({ length: 20 }, (_, i) => r.commit('t', [gInc('n', 'a', i + 1)]).then((op) => acked.push(op.seq))))
+  assert.equal(batches, 1)
+  assert.deepEqual(acked, seen)
+  assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => i + 1))
+  assert.equal((await r.encodedOpsAfter(new Map(), 100)).length, 20)
+  fail = true
+  await assert.rejects(r.commit('t', [gInc('n', 'a', 21)]), (e: unknown) => e instanceof FormStateError && e.code === 'storage_failure')
+  fail = false
+  await assert.rejects(r.commit('t', [gInc('n', 'a', 22)]), (e: unknown) => e instanceof FormStateError && e.code === 'storage_failure')
+  assert.equal(seen.length, 20)
   await r.stop()
 })
