@@ -140,10 +140,25 @@ export function accountApiKeys (store: ReplicaStore, accountId: string): ApiKeyR
   return out.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1))
 }
 
-/** Active keys of an account at `now` (what the tier limit counts). */
+/**
+ * Active keys of an account at `now` (what the tier limit counts): {@link countsAsActive}
+ * of each listed key, read field by field with the cheapest refusals first, without
+ * building records or sorting them (every `GET /accounts/me` asks).
+ */
 export function activeKeyCount (store: ReplicaStore, accountId: string, now: number): number {
   let n = 0
-  for (const k of accountApiKeys(store, accountId)) if (countsAsActive(k, now)) n++
+  for (const id of apiKeyIds(store, accountId)) {
+    const t = apiKeyKey(id)
+    if (typeof store.fieldValue(t, 'hash') !== 'string' || field(store, t, 'account') !== accountId) continue
+    if (field(store, t, 'rotated_to') !== undefined) continue // rotated: in its grace or past it
+    const expiresAt = field(store, t, 'expires_at') as number | undefined
+    if (expiresAt !== undefined && now >= expiresAt) continue
+    if (field(store, t, 'status') === 'revoked') continue
+    const rotatedFrom = field(store, t, 'rotated_from') as string | undefined
+    // As readApiKey: revoked through the lineage by a revoke that had not seen this rotation.
+    if (rotatedFrom !== undefined && inheritedRevoke(store, id, (field(store, t, 'lineage') as string[] | undefined) ?? [rotatedFrom]) !== undefined) continue
+    n++
+  }
   return n
 }
 

@@ -10,7 +10,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateApiKey } from '../../src/auth/api-key-format.ts'
 import { createAccountChanges } from '../../src/state/account.ts'
-import { createKeyOps, keyStatusAt, lineageOf, readApiKey, revokeKeyOps, rotateOldKeyChanges } from '../../src/state/api-keys.ts'
+import { accountApiKeys, activeKeyCount, countsAsActive, createKeyOps, keyStatusAt, lineageOf, readApiKey, revokeKeyOps, rotateOldKeyChanges } from '../../src/state/api-keys.ts'
 import { accountKey, apiKeyKey } from '../../src/state/model.ts'
 import { DEFAULT_BILLING_CONFIG } from '../../src/state/tiers.ts'
 import type { Replica } from '../../src/store/replica.ts'
@@ -88,6 +88,9 @@ for (let round = 0; round < 3; round++) {
             if (rec?.revoked === true) seenRevoked[j]!.add(k)
             else if (seenRevoked[j]!.has(k)) assert.fail(`seed ${seed}: key ${k} read revoked on ${x.replicaId} and live again at step ${step}`)
           }
+          // The tier limit's count (read field by field) agrees with the records it stands for.
+          const at = NOW + step
+          assert.equal(activeKeyCount(x, accountId, at), accountApiKeys(x, accountId).filter((k) => countsAsActive(k, at)).length, `seed ${seed}: active count on ${x.replicaId} at step ${step}`)
         })
       }
 
