@@ -184,19 +184,41 @@ export class Reader {
   pos = 0
   // Created on first f64 read: most decodes never need it, and it costs an allocation.
   private view: DataView | undefined
+  /** Reads stop here: the buffer's end, or the end of a length-prefixed part (`bound`). */
+  private limit: number
 
-  constructor (private readonly buf: Uint8Array) {}
+  constructor (private readonly buf: Uint8Array) {
+    this.limit = buf.length
+  }
 
   get remaining (): number {
-    return this.buf.length - this.pos
+    return this.limit - this.pos
   }
 
   get done (): boolean {
-    return this.pos >= this.buf.length
+    return this.pos >= this.limit
   }
 
   private need (n: number): void {
-    if (this.pos + n > this.buf.length) throw new CrdtError('decode_truncated', `need ${n} byte(s) at offset ${this.pos}, have ${this.buf.length - this.pos}`)
+    if (this.pos + n > this.limit) throw new CrdtError('decode_truncated', `need ${n} byte(s) at offset ${this.pos}, have ${this.limit - this.pos}`)
+  }
+
+  /**
+   * Reads of the next `n` bytes as of a reader over just them (`new Reader(r.raw(n))`),
+   * without that view and reader: until `unbound`, reading past them is truncation.
+   * Returns the bound to hand back to `unbound`.
+   */
+  bound (n: number): number {
+    this.need(n)
+    const outer = this.limit
+    this.limit = this.pos + n
+    return outer
+  }
+
+  /** Ends a `bound` part, which must have been read whole (as `end()` would check), and restores `outer`. */
+  unbound (outer: number): void {
+    this.end()
+    this.limit = outer
   }
 
   uint (): number {
@@ -294,7 +316,7 @@ export class Reader {
 
   /** Call after decoding a whole value: trailing bytes mean the input was not ours. */
   end (): void {
-    if (this.pos !== this.buf.length) throw new CrdtError('decode_invalid', `${this.buf.length - this.pos} trailing byte(s)`)
+    if (this.pos !== this.limit) throw new CrdtError('decode_invalid', `${this.limit - this.pos} trailing byte(s)`)
   }
 }
 
