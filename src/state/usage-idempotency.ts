@@ -15,9 +15,8 @@
  *   replay answers what was recorded (and writes nothing), the same key with another body
  *   is a 409 `idempotency_conflict`. Each record raises this replica's horizon in the map
  *   to `now - retention`, so keys older than that leave the state as the account records
- *   more. A key is remembered
- *   at least that long; a retry after that may be counted again (as with any idempotency
- *   key that expires; Stripe's last 24 hours).
+ *   more. A key is remembered at least that long; a retry after that may be counted again
+ *   (as with any idempotency key that expires; Stripe's last 24 hours).
  *
  * The key id is the idempotency key itself up to 22 characters, else `#` + 128 bits of its
  * SHA-256 (22 characters; `#` cannot start a client id, so the two never collide): a long
@@ -25,7 +24,10 @@
  *
  * Cost: every keyed record adds one map entry and one counter entry per metric and window
  * (measured before the retention: ~180 snapshot bytes and ~260 heap bytes per record with 3
- * metrics, for 21- and 128-char keys alike). The counter entries live in their windows and
+ * metrics, for 21- and 128-char keys alike; as copies, with a 52-character peer id as the
+ * replica: ~147 snapshot bytes, the copies refer to the replica id instead of repeating it,
+ * but ~275 more heap bytes with the op log, the copy keys spelt out in memory and in the
+ * op). The counter entries live in their windows and
  * go when the windows expire; the map entry goes after the retention. (The pre-retention
  * field `usage_keys`, a gmap, is not read: old data dirs are not migrated.) Calls without
  * a key cost what they did.
