@@ -51,6 +51,8 @@ function checkTime (n: number, what: string): void {
 /**
  * Delta recording `value` under `id` at `time`, raising the horizon of `id`'s owner
  * replica to `horizon` (0: no raise). A put with `time` below `horizon` only raises it.
+ * Writers name themselves in their ids (`…@<replica>`): an id without an owner is its own,
+ * so a horizon put with it would bound nothing but that id.
  */
 export function hmapPut (id: string, time: number, value: Value, horizon = 0): HorizonMap {
   if (typeof id !== 'string') throw new CrdtError('invalid_delta', 'map ids are strings')
