@@ -1,6 +1,6 @@
-// The request chain parses a key once and hands the parsed key to `authenticateParsed`:
-// it must reach the same verdicts and the same principal as `authenticate(raw)`, count a
-// use the same way, and the middleware must still refuse malformed keys before any lookup.
+// The request chain parses a key once and hands the parsed key to `authenticateParsed` (or
+// its synchronous form): it must reach the same verdicts and the same principal as
+// `authenticate(raw)`, count a use the same way, and the middleware must still refuse malformed keys before any lookup.
 import '../../src/polyfill.ts'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -32,10 +32,12 @@ test('authenticateParsed gives the principal authenticate gives, and counts one 
   const k = await d.createKey(userJwt, ['usage:read'])
   const a = await auth.authenticate(k.key)
   const b = await auth.authenticateParsed(parsed(k.key))
+  const c = auth.authenticateParsedSync(parsed(k.key))
   assert.deepEqual(b, a)
+  assert.deepEqual(c, a)
   assert.equal(b.kind, 'api_key')
   assert.equal(b.keyId, k.id)
-  assert.deepEqual(activity.pendingUsage(k.id).map((u) => u.n), [2])
+  assert.deepEqual(activity.pendingUsage(k.id).map((u) => u.n), [3])
 })
 
 test('authenticateParsed refuses unknown, wrong-secret and revoked keys with invalid_api_key', async () => {
@@ -47,6 +49,7 @@ test('authenticateParsed refuses unknown, wrong-secret and revoked keys with inv
   const wrong = { ...parsed(live.key), secret: parsed(generateApiKey('test').display).secret }
   for (const p of [parsed(generateApiKey('test').display), wrong, parsed(revoked.key)]) {
     await assert.rejects(auth.authenticateParsed(p), (e: unknown) => isFormStateError(e) && e.code === 'invalid_api_key')
+    assert.throws(() => auth.authenticateParsedSync(p), (e: unknown) => isFormStateError(e) && e.code === 'invalid_api_key')
   }
   assert.equal(auth.checkParsed(parsed(revoked.key)).code, 'REVOKED')
 })
