@@ -11,6 +11,7 @@ import type { Principal } from '../auth/principal.ts'
 import { FormStateError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { authModes, type AnyRoute, type AuthMode, type RouteInput, type RouteTable } from './openapi.ts'
+import { compileJsonWriter } from './json-writer.ts'
 import { parseBody, parseParams, parseQuery, zodToFormStateError } from './validate.ts'
 
 /** Per-request state the framework keeps on `ctx.state`. */
@@ -78,13 +79,15 @@ function principalOfInput (this: { ctx: Context }): Principal {
 function handlerMiddleware (route: AnyRoute, log: Logger): Middleware {
   const isPublic = authModes(route).includes('public')
   const successStatus = route.status ?? (route.response === undefined ? 204 : 200)
+  const writer = route.response === undefined ? undefined : compileJsonWriter(route.response)
   return async (ctx) => {
     const state = ctx.state as ApiState
     if (!isPublic && state.principal === undefined) throw new FormStateError('unauthenticated', 'authentication required')
     const params = route.params !== undefined ? parseParams(ctx, route.params) : {}
     let query: unknown = {}
     if (route.query !== undefined) query = parseQuery(ctx, route.query)
-    else rejectUndeclared('query', ctx.query)
+    // An empty query string parses to {}: nothing to reject, and no parse or object for it.
+    else if (ctx.querystring !== '') rejectUndeclared('query', ctx.query)
     let body: unknown
     if (route.body !== undefined) body = parseBody(ctx, route.body)
     else rejectUndeclared('body', ctx.request.body)
@@ -99,6 +102,19 @@ function handlerMiddleware (route: AnyRoute, log: Logger): Middleware {
       ctx.status = explicit ?? (result === undefined ? 204 : successStatus)
       if (result !== undefined) ctx.body = result
       return
+    }
+    // The usual answer: written straight from the handler's result when the schema's compiled
+    // writer vouches for it (json-writer.ts): the same JSON text zod's output would give, with
+    // the Content-Type Koa would set; Koa then sets Content-Length for the string body (here
+    // rather than in respond, and no header is set in between). Anything else goes through zod.
+    if (writer !== undefined && !ctx.res.hasHeader('Content-Type')) {
+      const text = writer(result)
+      if (text !== undefined) {
+        ctx.status = explicit ?? successStatus
+        ctx.res.setHeader('Content-Type', JSON_CONTENT_TYPE)
+        ctx.body = text
+        return
+      }
     }
     const shaped = route.response.safeParse(result)
     if (!shaped.success) {
