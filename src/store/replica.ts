@@ -63,8 +63,10 @@ export class Replica implements ReplicaStore {
   private readonly commitListeners = new Set<CommitListener>()
 
   constructor (private readonly opts: ReplicaOptions) {
-    if (typeof opts.replicaId !== 'string' || opts.replicaId.length === 0 || opts.replicaId.length > 256 || opts.replicaId.includes('\0')) {
-      throw new FormStateError('invalid_request', 'replicaId must be a non-empty string without NUL, at most 256 chars')
+    // '@' is reserved: retention-bounded CRDTs name a replica's copy of a shared entry
+    // `name@replica` (crdt/horizons.ts), so a replica id with '@' would read as a copy.
+    if (typeof opts.replicaId !== 'string' || opts.replicaId.length === 0 || opts.replicaId.length > 256 || opts.replicaId.includes('\0') || opts.replicaId.includes('@')) {
+      throw new FormStateError('invalid_request', 'replicaId must be a non-empty string without NUL or @, at most 256 chars')
     }
     this.replicaId = opts.replicaId
     this.shard = opts.shard ?? 0

@@ -150,3 +150,10 @@ test('a remote op carrying our own origin past our seq moves our next seq', asyn
   assert.equal((await r.commit('t', [gInc('n', 'a', 3)])).seq, 3)
   await r.stop()
 })
+
+test('a replica id must be a plain name: empty, NUL, @ (reserved for per-replica copies) and over-long ids are refused', () => {
+  for (const id of ['', 'a\0b', 'node@1', 'x'.repeat(257)]) {
+    assert.throws(() => memReplica(id), (err: unknown) => err instanceof FormStateError && err.code === 'invalid_request', JSON.stringify(id))
+  }
+  assert.equal(memReplica('12D3KooWAbc-devnet_1.x').replicaId, '12D3KooWAbc-devnet_1.x')
+})
