@@ -24,10 +24,17 @@ import type { ReplicaStore } from '../store/types.ts'
 /** Account ids as the API accepts them (derived ids are `acc_` + 24 hex digits). */
 export const ACCOUNT_ID_RE = /^acc_[0-9a-f]{24}$/
 
+// Principals are immutable and a verified JWT's is reused across requests (the verifier's
+// cache): remember its account id rather than build and hash accountIdFor's memo key again.
+const ownIds = new WeakMap<Principal, string>()
+
 /** The principal's own account id, or undefined for a service. */
 export function ownAccountId (p: Principal): string | undefined {
   if (p.kind === 'service') return undefined
-  return p.accountId ?? accountIdFor(p.projectId, p.sub)
+  if (p.accountId !== undefined) return p.accountId
+  let id = ownIds.get(p)
+  if (id === undefined) ownIds.set(p, id = accountIdFor(p.projectId, p.sub))
+  return id
 }
 
 /** 404 for the caller's own account before `POST /accounts` created it, with the hint. */

@@ -1,5 +1,5 @@
 /**
- * The Koa app. Middleware order (outermost first): request id, access log, error
+ * The Koa app. Middleware order (outermost first): timing, request id, access log, error
  * middleware (one frame: `requestFrame`), JSON-only writes (415) and body parser (413 /
  * 400 invalid_json) (one: `jsonRequest`), router (built from the route table: auth,
  * validation, handler), 404/405 fallback.
@@ -10,6 +10,7 @@ import type { Server } from 'node:http'
 import Koa, { type Middleware } from 'koa'
 import { createLogger, type Logger } from '../log.ts'
 import { jsonRequest } from './json-body.ts'
+import type { TimingMiddleware } from './metrics.ts'
 import { fallback, requestFrame } from './middleware.ts'
 import { RouteTable, type ApiInfo } from './openapi.ts'
 import { buildRouter, routerMiddleware, type ApiState, type AuthHook } from './router.ts'
@@ -32,8 +33,12 @@ export interface AppDeps {
   info?: ApiInfo
   /** Prefix of problem `type` URIs. */
   problemTypeBase?: string
-  /** Outermost middleware timing each request (metrics.ts `httpMiddleware`). */
-  timing?: Middleware
+  /**
+   * Outermost middleware timing each request (metrics.ts `httpMiddleware`). When it offers
+   * `observe` (a TimingMiddleware), that is called from the request frame instead: the same
+   * recording, one async frame fewer per request.
+   */
+  timing?: Middleware | TimingMiddleware
 }
 
 /** The app plus the route table it was built from. */
@@ -52,9 +57,10 @@ export function createApp (deps: AppDeps): FormStateApp {
 
   const app = new Koa<ApiState>() as FormStateApp
   Object.defineProperty(app, 'routeTable', { value: table })
-  if (deps.timing !== undefined) app.use(deps.timing)
-  // requestId() + accessLog(log) + errorMiddleware(...) in one frame.
-  app.use(requestFrame({ log, ...(deps.problemTypeBase !== undefined ? { typeBase: deps.problemTypeBase } : {}) }))
+  const observe = (deps.timing as Partial<TimingMiddleware> | undefined)?.observe
+  if (deps.timing !== undefined && observe === undefined) app.use(deps.timing)
+  // (timing +) requestId() + accessLog(log) + errorMiddleware(...) in one frame.
+  app.use(requestFrame({ log, ...(deps.problemTypeBase !== undefined ? { typeBase: deps.problemTypeBase } : {}), ...(observe !== undefined ? { observe } : {}) }))
   app.use(jsonRequest(deps.maxBodyBytes))
   app.use(routerMiddleware(router))
   app.use(fallback(router))

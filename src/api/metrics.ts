@@ -13,7 +13,7 @@
  * Nothing secret is a label: routes are templates (`/accounts/:id`), never raw paths.
  */
 import { performance } from 'node:perf_hooks'
-import type { Middleware } from 'koa'
+import type { Context, Middleware } from 'koa'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { ReplicaStore } from '../store/types.ts'
 import { LazyHistogram, type HistogramSeries } from './lazy-histogram.ts'
@@ -33,13 +33,24 @@ export interface MetricsOptions {
 /** One node's metrics. */
 export interface ApiMetrics {
   readonly registry: Registry
-  /** Times every request; mount it outermost so it sees the final status. */
-  readonly httpMiddleware: Middleware
+  /**
+   * Times every request; mount it outermost so it sees the final status. Its `observe` is
+   * the same recording as a plain call (createApp folds it into its outermost frame).
+   */
+  readonly httpMiddleware: TimingMiddleware
   /** The exposition text and its content type. */
   render (): Promise<{ contentType: string, text: string }>
   /** Stops listening to the store and replication. */
   close (): void
 }
+
+/**
+ * A middleware timing each request whose recording is also offered as a plain function:
+ * `observe(ctx, start)` with `start` from `performance.now()` when the request began, called
+ * once the final status is known. Whoever already has an outermost frame calls it there
+ * instead of mounting one more async frame.
+ */
+export type TimingMiddleware = Middleware & { readonly observe: (ctx: Context, start: number) => void }
 
 /** Keeps at most `max` distinct values; later new ones map to `other`. */
 function capped (max: number): (v: string) => string {
@@ -114,30 +125,34 @@ export function createApiMetrics (opts: MetricsOptions): ApiMetrics {
   // instead of concatenating, and so hashing, a new key string per request.
   const httpChild = new Map<string, Map<string, Map<number, HistogramSeries>>>()
   let httpCached = 0
-  const httpMiddleware: Middleware = async (ctx, next) => {
+  const observe = (ctx: Context, start: number): void => {
+    const route = (ctx.state as ApiState).route?.path ?? 'unmatched'
+    const method = ctx.method
+    const status = ctx.status
+    let byMethod = httpChild.get(route)
+    let byStatus = byMethod?.get(method)
+    let h = byStatus?.get(status)
+    if (h === undefined) {
+      // Methods are not capped by Koa: keep unknown ones from growing the label set.
+      h = http.seriesFor({ method: KNOWN_METHODS.has(method) ? method : 'OTHER', route, status: String(status) })
+      if (httpCached < 4096) {
+        if (byMethod === undefined) httpChild.set(route, byMethod = new Map())
+        if (byStatus === undefined) byMethod.set(method, byStatus = new Map())
+        byStatus.set(status, h)
+        httpCached++
+      }
+    }
+    http.observe(h, (performance.now() - start) / 1000)
+  }
+  const timed: Middleware = async (ctx, next) => {
     const start = performance.now()
     try {
       await next()
     } finally {
-      const route = (ctx.state as ApiState).route?.path ?? 'unmatched'
-      const method = ctx.method
-      const status = ctx.status
-      let byMethod = httpChild.get(route)
-      let byStatus = byMethod?.get(method)
-      let h = byStatus?.get(status)
-      if (h === undefined) {
-        // Methods are not capped by Koa: keep unknown ones from growing the label set.
-        h = http.seriesFor({ method: KNOWN_METHODS.has(method) ? method : 'OTHER', route, status: String(status) })
-        if (httpCached < 4096) {
-          if (byMethod === undefined) httpChild.set(route, byMethod = new Map())
-          if (byStatus === undefined) byMethod.set(method, byStatus = new Map())
-          byStatus.set(status, h)
-          httpCached++
-        }
-      }
-      http.observe(h, (performance.now() - start) / 1000)
+      observe(ctx, start)
     }
   }
+  const httpMiddleware: TimingMiddleware = Object.assign(timed, { observe })
 
   return {
     registry,

@@ -3,6 +3,7 @@
  * (error middleware, errors.ts), JSON-only writes, body parser, (router), 404/405 fallback.
  */
 import { randomUUID } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import { bodyParser } from '@koa/bodyparser'
 import type Router from '@koa/router'
 import type { Context, Middleware } from 'koa'
@@ -23,10 +24,12 @@ export function requestId (): Middleware {
 }
 
 function assignRequestId (ctx: Context): void {
-  const given = ctx.get('X-Request-Id')
-  const id = SAFE_ID.test(given) ? given : randomUUID()
+  // ctx.get / ctx.set without Koa's accessors: the header as Node parsed it (a string for
+  // this name; '' when absent), set before anything is sent.
+  const given = ctx.req.headers['x-request-id']
+  const id = typeof given === 'string' && SAFE_ID.test(given) ? given : randomUUID()
   ;(ctx.state as ApiState).requestId = id
-  ctx.set('X-Request-Id', id)
+  ctx.res.setHeader('X-Request-Id', id)
 }
 
 function logRequest (log: Logger, ctx: Context, start: bigint): void {
@@ -43,15 +46,26 @@ function logRequest (log: Logger, ctx: Context, start: bigint): void {
   })
 }
 
+/** {@link requestFrame}'s options: the error middleware's, and optionally the request timing. */
+export interface RequestFrameOptions extends ErrorMiddlewareOptions {
+  /**
+   * Records the request's duration once its final status is known (metrics.ts
+   * `httpMiddleware.observe`), with `start` from `performance.now()` as the request began.
+   */
+  observe?: (ctx: Context, start: number) => void
+}
+
 /**
- * `requestId()`, `accessLog(log)` and `errorMiddleware(opts)` (outermost first) as one
- * middleware: the same request id, the same problem answers and the same access-log line
- * (written after the error is rendered, so it shows the final status), in one async frame
- * per request instead of three.
+ * (timing +) `requestId()`, `accessLog(log)` and `errorMiddleware(opts)` (outermost first)
+ * as one middleware: the same request id, the same problem answers and the same access-log
+ * line (written after the error is rendered, so it shows the final status), and the timing
+ * recorded last, as the outermost timing middleware did, in one async frame per request.
  */
-export function requestFrame (opts: ErrorMiddlewareOptions): Middleware {
+export function requestFrame (opts: RequestFrameOptions): Middleware {
   const log = opts.log
+  const observe = opts.observe
   return async (ctx, next) => {
+    const began = observe !== undefined ? performance.now() : 0
     assignRequestId(ctx)
     // Below `info` (e.g. --log-level warn) there is nothing to record: skip the timing too.
     const start = log.enabled('info') ? process.hrtime.bigint() : undefined
@@ -60,7 +74,11 @@ export function requestFrame (opts: ErrorMiddlewareOptions): Middleware {
     } catch (err) {
       renderError(ctx, err, opts)
     } finally {
-      if (start !== undefined) logRequest(log, ctx, start)
+      try {
+        if (start !== undefined) logRequest(log, ctx, start)
+      } finally {
+        if (observe !== undefined) observe(ctx, began)
+      }
     }
   }
 }

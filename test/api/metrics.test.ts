@@ -68,6 +68,10 @@ test('HTTP latency histogram: by route template, method and status; no ids or se
   assert.ok((sample(text, 'formstate_http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status: '404' }) ?? 0) >= 1)
   assert.ok((sample(text, 'formstate_http_request_duration_seconds_bucket', { route: '/accounts/:id', status: '200', le: '+Inf' }) ?? 0) >= 1)
   assert.ok(!text.includes(id), 'account ids are not labels')
+  // Exactly one observation per request (the timing is recorded by the request frame, once).
+  const count = (t: string): number => sample(t, 'formstate_http_request_duration_seconds_count', { method: 'GET', route: '/accounts/:id', status: '401' }) ?? 0
+  for (let i = 0; i < 3; i++) assert.equal((await d.call({ none: true }, 'GET', `/accounts/${id}`)).status, 401)
+  assert.equal(count((await scrape(d.url)).text), count(text) + 3)
   assert.ok(!text.includes(admin) && !text.includes(SERVICE_SECRET), 'no credentials')
 })
 
