@@ -45,7 +45,14 @@ function isPlainObject (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype
 }
 
-const { propertyIsEnumerable } = Object.prototype
+// What JSON.stringify escapes in a string: '"', '\\', controls, and (lone) surrogates (any
+// surrogate here: a paired one merely takes the slower, exact way).
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
+
+/** JSON.stringify(s) for a string, without its general machinery for the usual plain text. */
+function quote (s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"'
+}
 
 /** Compiles `schema`, or returns undefined when some part of it is not supported. */
 export function compileJsonWriter (schema: z.ZodType): JsonWriter | undefined {
@@ -53,7 +60,7 @@ export function compileJsonWriter (schema: z.ZodType): JsonWriter | undefined {
   switch (def.type) {
     case 'string':
       if (!plain(def.checks, def.coerce)) return undefined
-      return (v) => (typeof v === 'string' ? JSON.stringify(v) : undefined)
+      return (v) => (typeof v === 'string' ? quote(v) : undefined)
     case 'number':
       if (!plain(def.checks, def.coerce)) return undefined
       // String(n) is JSON's number text for every finite number (-0 included: "0").
@@ -64,8 +71,8 @@ export function compileJsonWriter (schema: z.ZodType): JsonWriter | undefined {
     case 'enum': {
       const values = Object.values(def.entries ?? {})
       if (!plain(def.checks, undefined) || !values.every((x) => typeof x === 'string')) return undefined
-      const set = new Set(values)
-      return (v) => (typeof v === 'string' && set.has(v) ? JSON.stringify(v) : undefined)
+      const texts = new Map(values.map((x) => [x, JSON.stringify(x)]))
+      return (v) => (typeof v === 'string' ? texts.get(v) : undefined)
     }
     case 'nullable': {
       const inner = def.innerType === undefined ? undefined : compileJsonWriter(def.innerType)
@@ -136,12 +143,15 @@ function recordWriter (def: Def): JsonWriter | undefined {
     if (!isPlainObject(v)) return undefined
     let out = '{'
     let first = true
-    // zod walks Reflect.ownKeys and skips __proto__ and non-enumerable keys; refuse them instead.
-    for (const key of Reflect.ownKeys(v)) {
-      if (typeof key !== 'string' || key === '__proto__' || !propertyIsEnumerable.call(v, key)) return undefined
+    // zod walks Reflect.ownKeys, skipping non-enumerable keys and __proto__, and refuses
+    // symbol keys: Object.keys gives the same string keys in the same order; a symbol or a
+    // __proto__ key takes zod's way.
+    if (Object.getOwnPropertySymbols(v).length !== 0) return undefined
+    for (const key of Object.keys(v)) {
+      if (key === '__proto__') return undefined
       const text = value(v[key])
       if (text === undefined) return undefined
-      out += (first ? '' : ',') + JSON.stringify(key) + ':' + text
+      out += (first ? '' : ',') + quote(key) + ':' + text
       first = false
     }
     return out + '}'
