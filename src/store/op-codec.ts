@@ -14,49 +14,18 @@ import { Reader, Writer } from '../../crdt/codec.ts'
 import type { AnyCrdtType } from '../../crdt/types.ts'
 import { FormStateError } from '../errors.ts'
 import { toFormStateError } from './errors.ts'
+import { copyOut, scratchWriter, slabBytes } from './op-buffers.ts'
+import { bad, checkOpShape, MAX_CHANGES, MAX_NAME, MAX_OPS } from './op-shape.ts'
 import type { Change, KindRegistry, Op } from './types.ts'
 
+export { checkOpShape, MAX_CHANGES, MAX_NAME, MAX_OPS }
+
 export const OP_VERSION = 1
-/** Limits checked on encode and decode. */
-export const MAX_CHANGES = 1024
-export const MAX_NAME = 1024
-export const MAX_OPS = 100_000
 
 /** Bytes each decoded (or encoded) op came from, so re-encoding is a lookup. */
 const encodedOf = new WeakMap<Op, Uint8Array>()
 /** Ops built by the decoder: their deltas are canonical and validated. */
 const decoded = new WeakSet<Op>()
-
-function bad (msg: string): never {
-  throw new FormStateError('invalid_op', msg)
-}
-
-function checkName (what: string, s: unknown, max = MAX_NAME): void {
-  if (typeof s !== 'string' || s.length === 0 || s.length > max) bad(`${what} must be a non-empty string of at most ${max} chars`)
-  if (s.includes('\0')) bad(`${what} must not contain NUL`)
-}
-
-function checkUint (what: string, n: unknown, min = 0): void {
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min) bad(`${what} must be an integer >= ${min}`)
-}
-
-/** Structural checks on an op's header and change list (not the deltas themselves). */
-export function checkOpShape (op: Op): void {
-  if (op === null || typeof op !== 'object') bad('op must be an object')
-  checkName('origin', op.origin, 256)
-  checkUint('seq', op.seq, 1)
-  if (op.hlc === null || typeof op.hlc !== 'object') bad('hlc must be an object')
-  checkUint('hlc.wall', op.hlc.wall)
-  checkUint('hlc.logical', op.hlc.logical)
-  checkUint('shard', op.shard)
-  checkName('target', op.target)
-  if (!Array.isArray(op.changes) || op.changes.length === 0 || op.changes.length > MAX_CHANGES) bad(`changes must hold 1..${MAX_CHANGES} entries`)
-  for (const c of op.changes) {
-    if (c === null || typeof c !== 'object') bad('change must be an object')
-    checkName('change.field', c.field)
-    checkName('change.kind', c.kind, 255)
-  }
-}
 
 /** Returns where the target starts (what follows the header). */
 function writeBody (w: Writer, op: Op, kinds: KindRegistry): number {
@@ -150,16 +119,10 @@ export function encodeOp (op: Op, kinds: KindRegistry): Uint8Array {
  * where a cache entry would only churn the weak table.
  */
 export function encodeOpOnce (op: Op, kinds: KindRegistry): Uint8Array {
-  // One reused writer (finish() copies out): a metered call's op is ~600 bytes, which a
-  // fresh 64-byte writer reached through four reallocations, each string sized for its
-  // worst case. A writer grown by an unusually large op is dropped rather than kept.
-  const w = opScratch
-  w.pos = 0
+  const w = scratchWriter()
   w.u8(OP_VERSION)
   writeBody(w, op, kinds)
-  const out = w.finish()
-  if (out.length > OP_SCRATCH_KEEP) opScratch = new Writer(OP_SCRATCH_SIZE)
-  return out
+  return copyOut(w)
 }
 
 /** No lone surrogate (which UTF-8 encoding replaces by U+FFFD). ES2024, in Node >= 20. */
@@ -181,8 +144,7 @@ function wellFormed (s: string): boolean {
  * is a lookup; a weak-table entry costs ~0.2 µs, not worth it when no one encodes again.
  */
 export function encodeOwnOp (draft: Op, kinds: KindRegistry, remember: boolean): { op: Op, bytes: Uint8Array } {
-  const w = opScratch
-  w.pos = 0
+  const w = scratchWriter()
   w.u8(OP_VERSION)
   const targetAt = writeBody(w, draft, kinds)
   const bytes = slabBytes(w)
@@ -205,38 +167,6 @@ export function encodeOwnOp (draft: Op, kinds: KindRegistry, remember: boolean):
   return { op, bytes }
 }
 
-/**
- * Committed ops' bytes are cut from a shared slab, like log keys (keys.ts): each one
- * copied out on its own (~360 bytes for a metered call) is an off-heap backing store, whose
- * allocation and later finalisation cost more than the copy. The bytes of consecutive
- * commits share a slab: they are logged together and, in memory, dropped together
- * (compaction removes a prefix of the log), so a slab pins little besides live ops.
- */
-const OP_SLAB = 16 * 1024
-let opSlab = new Uint8Array(0)
-let opSlabAt = 0
-
-/** The scratch writer's bytes, as an owned view (cut from the slab when small). */
-function slabBytes (w: Writer): Uint8Array {
-  const n = w.pos
-  if (n > OP_SLAB >> 3) {
-    const out = w.finish()
-    if (n > OP_SCRATCH_KEEP) opScratch = new Writer(OP_SCRATCH_SIZE)
-    return out
-  }
-  if (opSlabAt + n > opSlab.length) {
-    opSlab = new Uint8Array(OP_SLAB)
-    opSlabAt = 0
-  }
-  w.copyTo(opSlab, opSlabAt)
-  const out = new Uint8Array(opSlab.buffer, opSlabAt, n)
-  opSlabAt += n
-  return out
-}
-
-const OP_SCRATCH_SIZE = 4096
-const OP_SCRATCH_KEEP = 64 * 1024
-let opScratch = new Writer(OP_SCRATCH_SIZE)
 
 /** Decode one op; every delta is decoded by its kind. Throws `invalid_op` / `decode_*`. */
 export function decodeOp (bytes: Uint8Array, kinds: KindRegistry): Op {
