@@ -20,8 +20,8 @@ import type { Context, Middleware, Next } from 'koa'
 import { FormStateError } from '../errors.ts'
 import { jsonBody, requireJson, WRITE_METHODS } from './middleware.ts'
 
-// co-body's strict-mode test: RFC 7159 whitespace, then an object or array.
-const STRICT_JSON = /^[\x20\x09\x0a\x0d]*(\[|\{)/
+// co-body's strict-mode test (RFC 7159 whitespace, then an object or array) is
+// /^[\x20\x09\x0a\x0d]*(\[|\{)/: opensObjectOrArray below.
 // @hapi/bourne's test for a `__proto__` key, escaped or not; only then is the value scanned.
 const SUSPECT_PROTO = /"(?:_|\\u005[Ff])(?:_|\\u005[Ff])(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[Ff])(?:t|\\u0074)(?:o|\\u006[Ff])(?:_|\\u005[Ff])(?:_|\\u005[Ff])"\s*:/
 const DIGITS = /^\d{1,15}$/
@@ -46,17 +46,36 @@ function refuseProtoKeys (value: object): void {
   }
 }
 
+/** co-body's strict test without the regexp: the first non-whitespace character opens an object or array. */
+function opensObjectOrArray (text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x7b || c === 0x5b) return true // { [
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false
+  }
+  return false
+}
+
+/**
+ * SUSPECT_PROTO.test(text), skipping the regexp when it cannot match: without a backslash
+ * nothing is escaped, so a match needs the literal `__proto__`.
+ */
+function suspectProto (text: string): boolean {
+  if (text.indexOf('\\') === -1 && text.indexOf('__proto__') === -1) return false
+  return SUSPECT_PROTO.test(text)
+}
+
 /** Parses a body text as the general path does (co-body strict + bourne protoAction 'error'). */
 export function parseJsonText (text: string): unknown {
   if (text === '') return {}
-  if (!STRICT_JSON.test(text)) throw invalidJson()
+  if (!opensObjectOrArray(text)) throw invalidJson()
   let value: unknown
   try {
     value = JSON.parse(text)
   } catch {
     throw invalidJson()
   }
-  if (value !== null && typeof value === 'object' && SUSPECT_PROTO.test(text)) refuseProtoKeys(value)
+  if (value !== null && typeof value === 'object' && suspectProto(text)) refuseProtoKeys(value)
   return value
 }
 

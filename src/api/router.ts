@@ -92,8 +92,15 @@ function handlerMiddleware (route: AnyRoute, log: Logger): Middleware {
     if (route.body !== undefined) body = parseBody(ctx, route.body)
     else rejectUndeclared('body', ctx.request.body)
 
-    const input = { params, query, body, requestId: state.requestId, log, ctx } as RouteInput<unknown, unknown, unknown>
-    Object.defineProperty(input, 'principal', { get: principalOfInput, enumerable: true })
+    let input: RouteInput<unknown, unknown, unknown>
+    if (isPublic) {
+      input = { params, query, body, requestId: state.requestId, log, ctx } as RouteInput<unknown, unknown, unknown>
+      Object.defineProperty(input, 'principal', { get: principalOfInput, enumerable: true })
+    } else {
+      // A principal is known (checked above) and nothing changes it during the handler: the
+      // getter would always answer this one, so it is a plain property (no defineProperty).
+      input = { params, query, body, requestId: state.requestId, log, ctx, principal: state.principal! }
+    }
     const result = await route.handler(input)
 
     // A handler may have chosen its own status (e.g. 202) through ctx; keep it if so.

@@ -110,20 +110,27 @@ const WHITESPACE = /\s/
 
 class VerifiedTokens {
   readonly #map = new Map<string, CacheEntry>()
+  /** Bumped whenever an entry becomes the most recently used; the entry keeps the value. */
+  #clock = 0
   constructor (readonly maxEntries: number, readonly maxAgeMs: number, private readonly keys: KeyResolver) {}
 
   get (token: string, now: number): JwtPrincipal | undefined {
     const tail = tailOf(token)
     const hit = this.#map.get(tail)
     if (hit === undefined || hit.token !== token) return undefined
-    this.#map.delete(tail)
-    if (now >= hit.until) return undefined
+    if (now >= hit.until) { this.#map.delete(tail); return undefined }
     const version = this.keys.keySetVersion?.()
     if (version !== undefined && version !== hit.version) {
-      if (hit.kid === undefined || this.keys.keyIds?.()?.has(hit.kid) !== true) return undefined // withdrawn: verify in full
+      if (hit.kid === undefined || this.keys.keyIds?.()?.has(hit.kid) !== true) { this.#map.delete(tail); return undefined } // withdrawn: verify in full
       hit.version = version
     }
-    this.#map.set(tail, hit) // most recently used last
+    // Most recently used last. An entry already last (the same client again) stays: moving
+    // the last entry to the end is a no-op, and skipping it saves a delete and a set per hit.
+    if (hit.used !== this.#clock) {
+      this.#map.delete(tail)
+      this.#map.set(tail, hit)
+      hit.used = ++this.#clock
+    }
     return hit.principal
   }
 
@@ -132,6 +139,7 @@ class VerifiedTokens {
     const tail = tailOf(token)
     this.#map.delete(tail)
     this.#map.set(tail, entry)
+    entry.used = ++this.#clock
     if (this.#map.size > this.maxEntries) this.#map.delete(this.#map.keys().next().value!)
   }
 }
@@ -139,6 +147,8 @@ class VerifiedTokens {
 interface CacheEntry {
   /** The whole token (the map key is only its tail). */
   token: string
+  /** The cache's clock when this entry last became the most recently used (set by the cache). */
+  used?: number
   principal: JwtPrincipal
   until: number
   /** The `kid` the token was verified with, if it had one. */

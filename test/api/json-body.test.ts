@@ -11,6 +11,8 @@ import { errorMiddleware } from '../../src/api/errors.ts'
 import { jsonRequest, parseJsonText } from '../../src/api/json-body.ts'
 import { jsonBody, requestId, requireJson } from '../../src/api/middleware.ts'
 import { createLogger } from '../../src/log.ts'
+import fc from 'fast-check'
+import { testSeed } from '../support/seed.ts'
 
 const LIMIT = 64
 const log = createLogger({ level: 'silent' })
@@ -124,6 +126,34 @@ test('a compressed body that does not decompress is a 400 on either path, never 
     const ok = await send(srv, { headers: { 'content-type': 'application/json', 'content-encoding': 'deflate' }, body: deflateSync(Buffer.from('{"z":2}')) })
     assert.deepEqual(ok.json.body, { z: 2 })
   }
+})
+
+test('parseJsonText equals the regexp-based reference (co-body strict test + bourne) on generated texts', () => {
+  // The reference: what parseJsonText did with co-body's and bourne's regexps.
+  const STRICT = /^[\x20\x09\x0a\x0d]*(\[|\{)/
+  const PROTO = /"(?:_|\\u005[Ff])(?:_|\\u005[Ff])(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[Ff])(?:t|\\u0074)(?:o|\\u006[Ff])(?:_|\\u005[Ff])(?:_|\\u005[Ff])"\s*:/
+  const hasProto = (v: unknown): boolean => v !== null && typeof v === 'object' &&
+    (Object.prototype.hasOwnProperty.call(v, '__proto__') || Object.values(v).some(hasProto))
+  const reference = (text: string): unknown => {
+    if (text === '') return {}
+    if (!STRICT.test(text)) return 'invalid_json'
+    let value: unknown
+    try { value = JSON.parse(text) } catch { return 'invalid_json' }
+    if (value !== null && typeof value === 'object' && PROTO.test(text) && hasProto(value)) return 'invalid_json'
+    return value
+  }
+  const outcome = (text: string): unknown => { try { return parseJsonText(text) } catch (err) { return (err as { code?: string }).code } }
+  const key = fc.constantFrom('a', '__proto__', '\\u005f_proto__', '_\\u005Fproto__', '__pr\\u006fto__', '__proto_', 'proto', '\\"', '')
+  const ws = fc.array(fc.constantFrom(' ', '\t', '\n', '\r', '\f', '\v', '\u00a0', 'x'), { maxLength: 3 }).map((cs) => cs.join(''))
+  const value: fc.Arbitrary<string> = fc.letrec((tie) => ({
+    v: fc.oneof({ depthSize: 'small' }, fc.constantFrom('1', '"s"', 'null', 'true', '"__proto__"'), tie('o'), tie('a')),
+    o: fc.array(fc.tuple(key, ws, tie('v')), { maxLength: 3 }).map((kv) => '{' + kv.map(([k, w, v]) => `"${k}"${w}:${v}`).join(',') + '}'),
+    a: fc.array(tie('v'), { maxLength: 3 }).map((xs) => '[' + xs.join(',') + ']'),
+  })).v as fc.Arbitrary<string>
+  fc.assert(fc.property(ws, value, fc.boolean(), (pre, body, cut) => {
+    const text = pre + (cut ? body.slice(0, -1) : body)
+    assert.deepEqual(outcome(text), reference(text), JSON.stringify(text))
+  }), { seed: testSeed('json-body parse'), numRuns: 2000 })
 })
 
 test('parseJsonText: strict JSON of an object or array, no __proto__ keys', () => {

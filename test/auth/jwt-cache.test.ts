@@ -86,6 +86,23 @@ test('the cache is a bounded LRU', async () => {
   assert.notEqual(await v.verify(b!), pb, 'b was evicted and verified anew')
 })
 
+test('LRU order holds when the most recent entry is hit again and again', async () => {
+  const v = verifier({ verifiedCache: { maxEntries: 2 } })
+  const [a, b, c, d] = ['mru-a@x', 'mru-b@x', 'mru-c@x', 'mru-d@x'].map((s) => tokenFor(s))
+  const pa = await v.verify(a!)
+  const pb = await v.verify(b!)
+  assert.equal(await v.verify(b!), pb) // already most recent
+  assert.equal(await v.verify(b!), pb)
+  assert.equal(await v.verify(a!), pa) // a moves behind b
+  assert.equal(await v.verify(a!), pa)
+  await v.verify(c!) // evicts b, the least recently used
+  assert.notEqual(await v.verify(b!), pb, 'b was evicted') // now cached again, evicting a
+  assert.equal(v.cached!(a!), undefined, 'a was evicted by b')
+  await v.verify(d!) // evicts c (b was used after it)
+  assert.equal(v.cached!(c!), undefined)
+  assert.ok(v.cached!(b!) !== undefined)
+})
+
 test('a token differing in one byte is verified in full, not served from the cache', async () => {
   const t = tokenFor('forge@x')
   const v = verifier()
