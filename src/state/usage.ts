@@ -28,9 +28,24 @@ export function usageField (metric: string, s: Subject): string {
 /** The field holding the credits consumed per window. */
 export const SPENT_FIELD = 'spent'
 
+const SLOTS = RESOLUTION_NAMES.map((res) => RESOLUTIONS[res].slot)
+/** Buckets and horizons per resolution at `lastAt`: a metered call asks four times for one `at`. */
+let lastAt = NaN
+const lastBuckets: number[] = []
+const lastHorizons: number[] = []
+
 /** Increments of `n` at time `at` in every resolution, each with its horizon at `at`. */
 function increments (n: number, at: number): WindowedIncrement[] {
-  return RESOLUTION_NAMES.map((res) => ({ slot: RESOLUTIONS[res].slot, bucket: bucketOf(res, at), n, horizon: horizonOf(res, at) }))
+  if (at !== lastAt) {
+    for (let i = 0; i < RESOLUTION_NAMES.length; i++) {
+      lastBuckets[i] = bucketOf(RESOLUTION_NAMES[i]!, at)
+      lastHorizons[i] = horizonOf(RESOLUTION_NAMES[i]!, at)
+    }
+    lastAt = at
+  }
+  const out = new Array<WindowedIncrement>(SLOTS.length)
+  for (let i = 0; i < SLOTS.length; i++) out[i] = { slot: SLOTS[i]!, bucket: lastBuckets[i]!, n, horizon: lastHorizons[i]! }
+  return out
 }
 
 /** The change adding `n` at `at` to the windowed counter `field`, or undefined when it changes nothing. */
