@@ -155,7 +155,7 @@ export function jsonRequest (maxBytes: number): Middleware {
   const general: Middleware = (ctx, next) => check(ctx, () => parse(ctx, next))
   const tooLarge = (): FormStateError => new FormStateError('payload_too_large', `request body exceeds ${maxBytes} bytes`, { extra: { limit: maxBytes } })
   return async (ctx: Context, next: Next): Promise<void> => {
-    if (!WRITE_METHODS.has(ctx.method)) return next()
+    if (!WRITE_METHODS.has(ctx.request.method)) return next()
     const length = plainJson(ctx)
     if (length === undefined) return general(ctx, next)
     if (length > maxBytes) throw tooLarge()

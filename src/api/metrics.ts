@@ -127,8 +127,8 @@ export function createApiMetrics (opts: MetricsOptions): ApiMetrics {
   let httpCached = 0
   const observe = (ctx: Context, start: number): void => {
     const route = (ctx.state as ApiState).route?.path ?? 'unmatched'
-    const method = ctx.method
-    const status = ctx.status
+    const method = ctx.request.method
+    const status = ctx.response.status
     let byMethod = httpChild.get(route)
     let byStatus = byMethod?.get(method)
     let h = byStatus?.get(status)

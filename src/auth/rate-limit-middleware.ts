@@ -23,12 +23,21 @@ export interface RateLimitMiddlewareOptions {
  * service. Keys and users are separate buckets so one leaked key cannot starve its owner.
  */
 export function rateLimitKey (p: Principal): string {
-  switch (p.kind) {
-    case 'api_key': return `key:${p.keyId ?? p.sub}`
-    case 'service': return `svc:${p.serviceName ?? p.sub}`
-    default: return `sub:${p.projectId}:${p.sub}`
+  let key = bucketKeys.get(p)
+  if (key === undefined) {
+    switch (p.kind) {
+      case 'api_key': key = `key:${p.keyId ?? p.sub}`; break
+      case 'service': key = `svc:${p.serviceName ?? p.sub}`; break
+      default: key = `sub:${p.projectId}:${p.sub}`
+    }
+    bucketKeys.set(p, key)
   }
+  return key
 }
+
+// Principals are immutable and a cached JWT's is the same object on every request: its
+// bucket key is built (and its new string hashed by the limiter's map) once, not per request.
+const bucketKeys = new WeakMap<Principal, string>()
 
 /**
  * `rateLimit(opts)`'s work as a function: counts the request against its principal's bucket,
