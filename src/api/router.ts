@@ -146,7 +146,6 @@ function handlerMiddleware (route: AnyRoute, log: Logger): Middleware {
 /** What Koa sets for `ctx.type = 'json'` (framework.test.ts checks it against Koa's own). */
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'
 
-
 /** Per full router: one router per literal first path segment (see `routerMiddleware`). */
 const groupsOf = new WeakMap<Router, Map<string, Router>>()
 
