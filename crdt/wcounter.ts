@@ -255,6 +255,9 @@ export const wcounterType: CrdtType<WindowedCounter, WindowedDelta, WindowedValu
   clone,
   merge,
   apply,
+  // apply raises totals in place or rebuilds; it keeps only the delta's numbers and
+  // (immutable) strings, and a decoded delta never makes it throw (laws check both).
+  applyInPlace: true,
   deltaState,
   value,
   equals: flatEquals,
