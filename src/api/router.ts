@@ -11,8 +11,8 @@ import type { Principal } from '../auth/principal.ts'
 import { FormStateError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { authModes, type AnyRoute, type AuthMode, type RouteInput, type RouteTable } from './openapi.ts'
-import { compileJsonWriter } from './json-writer.ts'
-import { parseBody, parseParams, parseQuery, zodToFormStateError } from './validate.ts'
+import { UNSURE } from './compiled-parser.ts'
+import { compiledParserOf, parseBody, parseParams, parseQuery, zodToFormStateError } from './validate.ts'
 
 /** Per-request state the framework keeps on `ctx.state`. */
 export interface ApiState {
@@ -79,7 +79,7 @@ function principalOfInput (this: { ctx: Context }): Principal {
 function handlerMiddleware (route: AnyRoute, log: Logger): Middleware {
   const isPublic = authModes(route).includes('public')
   const successStatus = route.status ?? (route.response === undefined ? 204 : 200)
-  const writer = route.response === undefined ? undefined : compileJsonWriter(route.response)
+  const shape = route.response === undefined ? undefined : compiledParserOf(route.response)
   return async (ctx) => {
     const state = ctx.state as ApiState
     if (!isPublic && state.principal === undefined) throw new FormStateError('unauthenticated', 'authentication required')
@@ -112,28 +112,30 @@ function handlerMiddleware (route: AnyRoute, log: Logger): Middleware {
       if (result !== undefined) response.body = result
       return
     }
-    // The usual answer: written straight from the handler's result when the schema's compiled
-    // writer vouches for it (json-writer.ts): the same JSON text zod's output would give, with
-    // the Content-Type Koa would set; Koa then sets Content-Length for the string body (here
-    // rather than in respond, and no header is set in between). Anything else goes through zod.
-    if (writer !== undefined && !ctx.res.hasHeader('Content-Type')) {
-      const text = writer(result)
-      if (text !== undefined) {
-        response.status = explicit ?? successStatus
-        ctx.res.setHeader('Content-Type', JSON_CONTENT_TYPE)
-        response.body = text
-        return
-      }
+    // Shaped as zod would (compiled-parser.ts: the same output object) when the compiled
+    // parser vouches for the result; through zod otherwise, which also reports a mismatch.
+    let data: unknown = shape === undefined ? UNSURE : shape(result)
+    if (data !== UNSURE && typeof data === 'object' && data !== null && !ctx.res.hasHeader('Content-Type')) {
+      // A compiled parser's output is plain JSON data (strings, finite numbers, booleans,
+      // null, fresh plain objects and arrays): JSON.stringify cannot throw on it. Give Koa the
+      // text it would make in respond, with the Content-Type it would pick: the string body
+      // skips its JSON branch (type lookup, a header removal, measuring at respond time).
+      response.status = explicit ?? successStatus
+      ctx.res.setHeader('Content-Type', JSON_CONTENT_TYPE)
+      response.body = JSON.stringify(data)
+      return
     }
-    const shaped = route.response.safeParse(result)
-    if (!shaped.success) {
-      // Our bug, not the client's: log the mismatch, answer a generic 500.
-      const err = zodToFormStateError(shaped.error)
-      log.error('response does not match its schema', { route: `${route.method} ${route.path}`, field: err.field, errors: err.extra?.errors })
-      throw new FormStateError('internal', 'response does not match its schema')
+    if (data === UNSURE) {
+      const shaped = route.response.safeParse(result)
+      if (!shaped.success) {
+        // Our bug, not the client's: log the mismatch, answer a generic 500.
+        const err = zodToFormStateError(shaped.error)
+        log.error('response does not match its schema', { route: `${route.method} ${route.path}`, field: err.field, errors: err.extra?.errors })
+        throw new FormStateError('internal', 'response does not match its schema')
+      }
+      data = shaped.data
     }
     response.status = explicit ?? successStatus
-    const data: unknown = shaped.data
     // Koa gives an object or array body the type 'json' (a mime lookup per answer) unless a
     // JSON type is already set: set the very value it would pick, at the moment it would.
     if (typeof data === 'object' && data !== null && (Array.isArray(data) || Object.getPrototypeOf(data) === Object.prototype) && !ctx.res.hasHeader('Content-Type')) {

@@ -7,7 +7,7 @@ import type {} from '@koa/bodyparser' // types ctx.request.body
 import type { Context } from 'koa'
 import { z } from 'zod'
 import { FormStateError } from '../errors.ts'
-import { compileInputParser, UNSURE, type InputParser } from './input-parser.ts'
+import { compileParser, UNSURE, type CompiledParser } from './compiled-parser.ts'
 
 /** Where a value came from; reported as `extra.in` (the `field` path itself is unprefixed). */
 export type InputSource = 'body' | 'query' | 'params'
@@ -45,8 +45,15 @@ export function zodToFormStateError (err: z.ZodError, source: InputSource = 'bod
   })
 }
 
-/** Per schema: its compiled parser (input-parser.ts), or null when it has none. */
-const compiled = new WeakMap<z.ZodType, InputParser | null>()
+/** Per schema: its compiled parser (compiled-parser.ts), or null when it has none. */
+const compiled = new WeakMap<z.ZodType, CompiledParser | null>()
+
+/** `schema`'s compiled parser (built once per schema), or undefined when it has none. */
+export function compiledParserOf (schema: z.ZodType): CompiledParser | undefined {
+  let fast = compiled.get(schema)
+  if (fast === undefined) compiled.set(schema, fast = compileParser(schema) ?? null)
+  return fast ?? undefined
+}
 
 /**
  * Parses `value` with `schema`; throws the API's 400 on failure. A value the schema's
@@ -54,9 +61,8 @@ const compiled = new WeakMap<z.ZodType, InputParser | null>()
  * parsed by zod.
  */
 export function parseWith<S extends z.ZodType> (schema: S, value: unknown, source: InputSource): z.output<S> {
-  let fast = compiled.get(schema)
-  if (fast === undefined) compiled.set(schema, fast = compileInputParser(schema) ?? null)
-  if (fast !== null) {
+  const fast = compiledParserOf(schema)
+  if (fast !== undefined) {
     const out = fast(value)
     if (out !== UNSURE) return out as z.output<S>
   }
