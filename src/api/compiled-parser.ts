@@ -84,7 +84,7 @@ function tests (def: Def, known: (c: CheckDef) => Test | undefined): Test[] | un
 }
 
 function passes (ts: readonly Test[], v: unknown): boolean {
-  for (const t of ts) if (!t(v as never)) return false
+  for (let i = 0; i < ts.length; i++) if (!ts[i]!(v as never)) return false
   return true
 }
 
@@ -96,11 +96,13 @@ export function compileParser (schema: z.ZodType): CompiledParser | undefined {
     case 'number': {
       const ts = tests(def, numberCheck)
       if (ts === undefined) return undefined
-      return (v) => (typeof v === 'number' && Number.isFinite(v) && passes(ts, v) ? v : UNSURE)
+      if (ts.length === 0) return (v) => (Number.isFinite(v) ? v : UNSURE) // only finite numbers are finite
+      return (v) => (Number.isFinite(v) && passes(ts, v) ? v : UNSURE)
     }
     case 'string': {
       const ts = tests(def, stringCheck)
       if (ts === undefined) return undefined
+      if (ts.length === 0) return (v) => (typeof v === 'string' ? v : UNSURE)
       return (v) => (typeof v === 'string' && passes(ts, v) ? v : UNSURE)
     }
     case 'boolean':
@@ -188,7 +190,8 @@ function objectParser (def: Def): CompiledParser | undefined {
     // zod's strict mode refuses any key its for-in finds outside the shape.
     if (strict) for (const key in input) if (!known.has(key)) return UNSURE
     const out: Record<string, unknown> = {}
-    for (const f of fields) {
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!
       const value = input[f.key]
       if (value === undefined && f.optional) {
         if (Object.prototype.hasOwnProperty.call(input, f.key)) return UNSURE // zod keeps the key: leave it to zod
