@@ -1,8 +1,9 @@
 /**
  * Glue between the route table and src/auth: builds the framework's {@link AuthHook} from
- * src/auth's `authenticate(...)` middleware, and enforces what each route declares — the
- * credential kinds it accepts (`jwt` → user tokens, `api_key` → API keys, `service` →
- * service secrets; anything else is 403) and its `scopes` (403 `insufficient_scope`).
+ * src/auth's `authenticate(...)` middleware (`authHook`) or from the same work as plain
+ * functions (`authGuardHook`), and enforces what each route declares — the credential kinds
+ * it accepts (`jwt` → user tokens, `api_key` → API keys, `service` → service secrets;
+ * anything else is 403) and its `scopes` (403 `insufficient_scope`).
  */
 import type { Context, Middleware } from 'koa'
 import { requireScope, type PrincipalKind } from '../auth/principal.ts'

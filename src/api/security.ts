@@ -1,7 +1,9 @@
 /**
- * The API's authentication chain, assembled from src/auth: API key, then JWT, then
- * service credentials (`authenticate`), followed by the per-principal rate limit. The
- * result is the framework's AuthHook.
+ * The API's authentication chain, assembled from src/auth: service credentials, API key or
+ * JWT (`authenticateRequest`, the work of `authenticate()`), then the per-principal rate
+ * limit (`applyRateLimit`, the work of `rateLimit()`), then the route's kind and scope
+ * checks (auth-hook.ts). The result is the framework's AuthHook in guard form: plain calls
+ * before the handler rather than a chain of middlewares.
  */
 import type { JwtVerifier } from '../auth/jwt.ts'
 import { authenticateRequest, type ApiKeyAuthenticator, type AuthenticateOptions } from '../auth/middleware.ts'
