@@ -32,7 +32,7 @@
 import type { Reader, Writer } from './codec.ts'
 import { CrdtError } from './errors.ts'
 import { none } from './flat.ts'
-import { nameOf, ownerOf, sharedHorizon } from './horizons.ts'
+import { mergeHorizonPairs, nameOf, ownerOf, sharedHorizon } from './horizons.ts'
 import type { CrdtType } from './types.ts'
 import { checkValue, compareValues, decodeValue, encodeValue, type Value, valueEquals, valueToJSON } from './value-codec.ts'
 
@@ -166,19 +166,7 @@ function join (a: HorizonMap, b: HorizonMap): HorizonMap {
   if (b.length === 0) return a
   const keys: string[] = []
   const hs: number[] = []
-  let x = 1
-  let y = 1
-  const xe = base(a)
-  const ye = base(b)
-  while (x < xe || y < ye) {
-    const c = x >= xe ? 1 : y >= ye ? -1 : a[x] === b[y] ? 0 : (a[x] as string) < (b[y] as string) ? -1 : 1
-    if (c < 0) { keys.push(a[x] as string); hs.push(a[x + 1] as number); x += 2 } else if (c > 0) { keys.push(b[y] as string); hs.push(b[y + 1] as number); y += 2 } else {
-      keys.push(a[x] as string)
-      hs.push(Math.max(a[x + 1] as number, b[y + 1] as number))
-      x += 2
-      y += 2
-    }
-  }
+  mergeHorizonPairs(a, 1, base(a), b, 1, base(b), keys, hs)
   const g = sharedHorizon(hs)
   const out: HorizonMap = [0]
   let top = g
@@ -196,8 +184,8 @@ function join (a: HorizonMap, b: HorizonMap): HorizonMap {
     for (let j = 0; j < keys.length; j++) if (keys[j] === o) return t >= hs[j]!
     return true
   }
-  x = xe
-  y = ye
+  let x = base(a)
+  let y = base(b)
   while (x < a.length || y < b.length) {
     let c: number
     if (x >= a.length) c = 1

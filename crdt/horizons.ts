@@ -34,3 +34,19 @@ export function sharedHorizon (hs: readonly number[]): number {
   }
   return second
 }
+
+/**
+ * Merges two key-sorted runs of `[replica, horizon]` pairs, `a[x..xe)` and `b[y..ye)`, into
+ * `keys` / `hs` (appended, key order), taking the max horizon of a replica in both.
+ */
+export function mergeHorizonPairs (a: readonly unknown[], x: number, xe: number, b: readonly unknown[], y: number, ye: number, keys: string[], hs: number[]): void {
+  while (x < xe || y < ye) {
+    const c = x >= xe ? 1 : y >= ye ? -1 : a[x] === b[y] ? 0 : (a[x] as string) < (b[y] as string) ? -1 : 1
+    if (c < 0) { keys.push(a[x] as string); hs.push(a[x + 1] as number); x += 2 } else if (c > 0) { keys.push(b[y] as string); hs.push(b[y + 1] as number); y += 2 } else {
+      keys.push(a[x] as string)
+      hs.push(Math.max(a[x + 1] as number, b[y + 1] as number))
+      x += 2
+      y += 2
+    }
+  }
+}

@@ -5,6 +5,7 @@
  * into an array allocated once.
  */
 import { none } from './flat.ts'
+import { mergeHorizonPairs } from './horizons.ts'
 import {
   cmp, entriesAt, ownerOf, sharedHorizon, slotCount, slotEnd, type WindowedCounter, type WindowedDelta,
 } from './wcounter-layout.ts'
@@ -43,21 +44,12 @@ export function join (a: WindowedCounter, b: WindowedCounter): WindowedCounter {
     const hasA = pa < a.length
     const hasB = pb < b.length
     // Per-replica horizons: merge the two key-sorted lists, max on equal keys.
-    let x = pa + 1
-    const xh = hasA ? entriesAt(a, pa) : x
-    let y = pb + 1
-    const yh = hasB ? entriesAt(b, pb) : y
+    // Per slot: the header, the horizon pairs up to the entries, then the entries.
+    let x = hasA ? entriesAt(a, pa) : pa + 1
+    let y = hasB ? entriesAt(b, pb) : pb + 1
     keys.length = 0
     hs.length = 0
-    while (x < xh || y < yh) {
-      const c = x >= xh ? 1 : y >= yh ? -1 : a[x] === b[y] ? 0 : (a[x] as string) < (b[y] as string) ? -1 : 1
-      if (c < 0) { keys.push(a[x] as string); hs.push(a[x + 1] as number); x += 2 } else if (c > 0) { keys.push(b[y] as string); hs.push(b[y + 1] as number); y += 2 } else {
-        keys.push(a[x] as string)
-        hs.push(Math.max(a[x + 1] as number, b[y + 1] as number))
-        x += 2
-        y += 2
-      }
-    }
+    mergeHorizonPairs(a, pa + 1, x, b, pb + 1, y, keys, hs)
     const g = sharedHorizon(hs)
     const head = out.length
     out.push(0)

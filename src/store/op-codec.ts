@@ -72,13 +72,8 @@ function readDelta (r: Reader, type: AnyCrdtType, field: string, kind: string): 
   }
 }
 
-function readBody (r: Reader, kinds: KindRegistry, remember = true): Op {
-  const origin = readString(r)
-  const seq = r.uint()
-  const wall = r.uint()
-  const logical = r.uint()
-  const shard = r.uint()
-  const target = readString(r)
+/** An op's change list at `r.pos`, each delta decoded by its kind. */
+function readChanges (r: Reader, kinds: KindRegistry): Change[] {
   const n = r.count(MAX_CHANGES)
   const changes: Change[] = new Array(n)
   for (let i = 0; i < n; i++) {
@@ -91,6 +86,17 @@ function readBody (r: Reader, kinds: KindRegistry, remember = true): Op {
     }
     changes[i] = { field, kind, delta: readDelta(r, type, field, kind) }
   }
+  return changes
+}
+
+function readBody (r: Reader, kinds: KindRegistry, remember = true): Op {
+  const origin = readString(r)
+  const seq = r.uint()
+  const wall = r.uint()
+  const logical = r.uint()
+  const shard = r.uint()
+  const target = readString(r)
+  const changes = readChanges(r, kinds)
   const op: Op = { origin, seq, hlc: { wall, logical }, shard, target, changes }
   checkOpShape(op)
   if (remember) decoded.add(op)
@@ -152,15 +158,7 @@ export function encodeOwnOp (draft: Op, kinds: KindRegistry, remember: boolean):
   const r = new Reader(bytes)
   r.pos = targetAt
   const target = readString(r)
-  const n = r.count(MAX_CHANGES)
-  const changes: Change[] = new Array(n)
-  for (let i = 0; i < n; i++) {
-    const field = readString(r)
-    const kind = readString(r)
-    const type = kinds.get(kind)
-    if (type === undefined) bad(`unknown kind ${kind}`)
-    changes[i] = { field, kind, delta: readDelta(r, type, field, kind) }
-  }
+  const changes = readChanges(r, kinds)
   r.end()
   const op: Op = { origin: draft.origin, seq: draft.seq, hlc: { wall: draft.hlc.wall, logical: draft.hlc.logical }, shard: draft.shard, target, changes }
   if (remember) encodedOf.set(op, bytes)
