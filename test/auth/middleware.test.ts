@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Koa from 'koa'
-import { generateApiKey, parseApiKey, secretMatches, type GeneratedApiKey } from '../../src/auth/api-key-format.ts'
+import { generateApiKey, parseApiKey, secretMatches, type GeneratedApiKey, type ParsedApiKey } from '../../src/auth/api-key-format.ts'
 import { createDevnetIssuer, type DevnetIssuer } from '../../src/auth/devnet-issuer.ts'
 import { createJwtVerifier } from '../../src/auth/jwt.ts'
 import { authenticate, principalOf, type ApiKeyAuthenticator, type AuthenticateOptions } from '../../src/auth/middleware.ts'
@@ -18,12 +18,27 @@ const SERVICE_SECRET = 's'.repeat(40)
 class OneKeyStore implements ApiKeyAuthenticator {
   calls = 0
   constructor (private readonly key: GeneratedApiKey) {}
+  keyOf (): GeneratedApiKey { return this.key }
   async authenticate (raw: string) {
     this.calls++
     const parsed = parseApiKey(raw)
     if (parsed === null || parsed.keyId !== this.key.keyId || !secretMatches(this.key.hash, parsed.secret)) {
       throw new FormStateError('invalid_api_key', 'invalid api key')
     }
+    return {
+      kind: 'api_key' as const, sub: 'owner-1', projectId: 'proj_k', role: 'developer' as const,
+      scopes: new Set(['usage:read']), keyId: parsed.keyId, accountId: 'acct_1', tier: 'pro',
+    }
+  }
+}
+
+/** The same store answering at once too (as the keys feature's authenticator does). */
+class SyncKeyStore extends OneKeyStore {
+  syncCalls = 0
+  authenticateParsedSync (parsed: ParsedApiKey) {
+    this.syncCalls++
+    const key = this.keyOf()
+    if (parsed.keyId !== key.keyId || !secretMatches(key.hash, parsed.secret)) throw new FormStateError('invalid_api_key', 'invalid api key')
     return {
       kind: 'api_key' as const, sub: 'owner-1', projectId: 'proj_k', role: 'developer' as const,
       scopes: new Set(['usage:read']), keyId: parsed.keyId, accountId: 'acct_1', tier: 'pro',
@@ -223,6 +238,23 @@ describe('authenticate middleware', () => {
       assert.equal((await call(app, { authorization: `Bearer ${jwt} x` })).body.code, 'unauthenticated')
     } finally {
       await uncached.close()
+    }
+  })
+
+  test('an authenticator that answers at once is used so, with the same answers as the async one', async () => {
+    const sync = new SyncKeyStore(key)
+    const syncApp = await startApp({ jwt: createJwtVerifier(issuer.verifierOptions()), apiKeys: sync })
+    try {
+      const wrong = `fs_test_${key.keyId}_${generateApiKey('test').secret}`
+      for (const headers of [{ 'x-api-key': key.display }, { authorization: `Bearer ${key.display}` }, { 'x-api-key': wrong }, { 'x-api-key': 'fs_test_nope' }] as Array<Record<string, string>>) {
+        const [a, b] = [await call(app, headers), await call(syncApp, headers)]
+        assert.equal(b.status, a.status)
+        assert.deepEqual(b.body, a.body)
+      }
+      assert.equal(sync.syncCalls, 3, 'every well-formed key went to authenticateParsedSync')
+      assert.equal(sync.calls, 0, 'and none to the async form')
+    } finally {
+      await syncApp.close()
     }
   })
 
