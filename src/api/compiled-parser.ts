@@ -13,7 +13,8 @@
  * `z.boolean()`; string `z.enum`; `.nullable()`; `z.object` in strip or strict mode
  * (`z.strictObject`) whose fields may be `.optional()`; `z.record(z.string(), …)`;
  * `z.array(…)`. Anything else (coercion, transforms, defaults, refinements, other formats,
- * unions, loose or catchall objects, …) makes the whole schema unsupported. Stricter than
+ * unions, loose or catchall objects, …) makes the whole schema unsupported, except as an
+ * `.optional()` object field, which is then compiled for its absence only. Stricter than
  * zod where that is simpler: objects, records must be plain (prototype Object.prototype); an
  * optional key present with the value undefined, a record key `__proto__` or a symbol key
  * is left to zod. test/api/compiled-parser.test.ts checks the equivalence against zod for
@@ -44,6 +45,11 @@ interface Def {
 
 function defOf (schema: z.ZodType): Def {
   return (schema as unknown as { _zod: { def: Def } })._zod.def
+}
+
+/** zod's `optin` of a schema: 'defaulted' when it substitutes a value for an absent one. */
+function optinOf (schema: z.ZodType): unknown {
+  return (schema as unknown as { _zod: { optin?: unknown } })._zod.optin
 }
 
 type Test = (v: never) => boolean
@@ -179,8 +185,14 @@ function objectParser (def: Def): CompiledParser | undefined {
     const fd = defOf(fieldSchema)
     const optional = fd.type === 'optional'
     if (optional && (fd.checks?.length ?? 0) > 0) return undefined
-    const parse = optional ? (fd.innerType === undefined ? undefined : compileParser(fd.innerType)) : compileParser(fieldSchema)
-    if (parse === undefined) return undefined
+    let parse = optional ? (fd.innerType === undefined ? undefined : compileParser(fd.innerType)) : compileParser(fieldSchema)
+    if (parse === undefined) {
+      // An optional field of a kind not compiled here is fine while it is absent: zod's
+      // .optional() leaves absence alone (unless its inner type substitutes a default, the
+      // 'defaulted' rung). Present, the value goes to zod.
+      if (!optional || fd.innerType === undefined || optinOf(fd.innerType) === 'defaulted') return undefined
+      parse = () => UNSURE
+    }
     fields.push({ key, optional, parse })
     known.add(key)
   }

@@ -155,6 +155,15 @@ test('values left to zod: anything not plainly valid', () => {
     Object.assign(Object.create(null), { n: 1 }), [], null, 'n']) assert.equal(parse(bad), UNSURE, JSON.stringify(bad))
   const loose = compileParser(z.object({ n: z.number() }))!
   assert.deepEqual(loose({ n: 1, extra: true }), { n: 1 }, 'strip mode drops unknown keys, as zod does')
+  // An optional field of a kind not compiled: answered while absent, left to zod when present.
+  const json = z.record(z.string(), z.json()).superRefine((v, ctx) => { if (Object.keys(v).length > 2) ctx.addIssue({ code: 'custom', message: 'big' }) })
+  const agent = z.strictObject({ operation: z.string().regex(/^[a-z]+$/), input: json.optional() })
+  const op = compileParser(agent)!
+  assert.deepEqual(op({ operation: 'run' }), agent.parse({ operation: 'run' }))
+  assert.equal(op({ operation: 'run', input: {} }), UNSURE)
+  assert.equal(op({ operation: 'run', input: undefined }), UNSURE)
+  assert.equal(compileParser(z.object({ a: z.string().default('d').optional() })), undefined, 'a defaulted inner fills absence')
+  assert.equal(compileParser(z.object({ a: z.json() })), undefined, 'required fields must be compiled')
   const rec = compileParser(z.record(z.string(), z.number()))!
   assert.deepEqual(rec({ b: 1, 2: 2, a: 3 }), { 2: 2, b: 1, a: 3 })
   for (const bad of [JSON.parse('{"__proto__": 1}'), { [Symbol('s')]: 1 }, [], Object.assign(Object.create(null), { x: 1 }), { x: NaN }]) assert.equal(rec(bad), UNSURE)
