@@ -169,8 +169,9 @@ function admit (ctx: Context, opts: AuthenticateOptions, found: Principal | unde
 
 /**
  * `authenticate(opts)`'s work as a function: identifies and admits the request's principal
- * (see `authenticate`). Returns undefined when done synchronously (a cached JWT, no
- * credentials) and a promise when a lookup was needed; throws (or rejects) with the 401/403.
+ * (see `authenticate`). Returns undefined when done synchronously (see `identify`: a cached
+ * JWT, a key checked at once, no credentials) and a promise when it had to wait; throws (or
+ * rejects) with the 401/403.
  * For callers that run it before their own step without a middleware frame of its own.
  */
 export function authenticateRequest (ctx: Context, opts: AuthenticateOptions): void | Promise<void> {
