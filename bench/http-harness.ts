@@ -74,6 +74,17 @@ export async function runLoad (target: HttpTarget, opts: LoadOptions = {}): Prom
   }
 }
 
+/** A user JWT for the devnet seed user (`user@demo` of the seed project) from a devnet's issuer at `url`. */
+export async function devnetUserToken (url: string): Promise<string> {
+  const res = await fetch(url + '/devnet/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ sub: 'user@demo', project_id: 'proj_demo', role: 'user', ttl_s: 3600 }),
+  })
+  if (res.status !== 200) throw new Error(`/devnet/token answered ${res.status}: ${await res.text()}`)
+  return ((await res.json()) as { token: string }).token
+}
+
 /** Starts the hello-world baseline server in a child process. */
 export function startHelloServer (): Promise<ChildServer> {
   return startChildServer(fileURLToPath(new URL('./hello-server.ts', import.meta.url)))

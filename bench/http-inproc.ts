@@ -25,6 +25,7 @@ import { startDevnet } from '../src/node.ts'
 import { grantCredits } from '../src/state/billing-actions.ts'
 import { accountIdFor } from '../src/state/model.ts'
 import { SEED_PROJECT } from '../src/state/seed.ts'
+import { devnetUserToken } from './http-harness.ts'
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i === -1 ? undefined : process.argv[i + 1] }
 const chunks = Math.max(1, Math.min(Number(arg('--chunks') ?? 10), 100))
@@ -71,8 +72,7 @@ const config = parseConfig(['devnet', '--host', '127.0.0.1', '--port', '0', '--l
 const node = await startDevnet(config, { seed: true })
 try {
   await grantCredits(node.store, { accountId: accountIdFor(SEED_PROJECT, 'user@demo'), idempotencyKey: `bench-inproc:${Date.now()}`, amount: 1_000_000_000_000, kind: 'manual', reason: 'bench:http-inproc', by: 'bench', at: Date.now() })
-  const minted = await fetch(node.url + '/devnet/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'user@demo', project_id: 'proj_demo', role: 'user', ttl_s: 3600 }) })
-  const token = ((await minted.json()) as { token: string }).token
+  const token = await devnetUserToken(node.url)
   const api = node.api.server.listeners('request')[0] as Listener
   const hello = new Koa()
   hello.use((ctx) => { ctx.body = { hello: 'world' } })

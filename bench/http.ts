@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startChildServer, type ChildServer } from './child-server.ts'
-import { benchAgainstBaseline, cpuPerRequest, startHelloServer, type HttpTarget } from './http-harness.ts'
+import { benchAgainstBaseline, cpuPerRequest, devnetUserToken, startHelloServer, type HttpTarget } from './http-harness.ts'
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i === -1 ? undefined : process.argv[i + 1] }
 const durationSec = Number(arg('--duration') ?? 5)
@@ -29,18 +29,9 @@ const MODEL = 'gpt-demo'
 // 100 tokens in, 50 out at gpt-demo's 1 / 2 credits per 1k: 1 credit a call (rounded up).
 const BODY = JSON.stringify({ input_tokens: 100, output_tokens: 50 })
 
-async function userToken (url: string): Promise<string> {
-  const res = await fetch(url + '/devnet/token', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ sub: 'user@demo', project_id: 'proj_demo', role: 'user', ttl_s: 3600 }),
-  })
-  if (res.status !== 200) throw new Error(`/devnet/token answered ${res.status}: ${await res.text()}`)
-  return ((await res.json()) as { token: string }).token
-}
 
 async function invokeTarget (server: ChildServer): Promise<HttpTarget> {
-  const token = await userToken(server.url)
+  const token = await devnetUserToken(server.url)
   // One call up front: a misconfigured run fails here, not as 250k non-2xx answers.
   const probe = await fetch(`${server.url}/models/${MODEL}/invoke`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: BODY })
   if (probe.status !== 200) throw new Error(`probe invoke answered ${probe.status}: ${await probe.text()}`)

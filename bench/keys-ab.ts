@@ -16,9 +16,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateApiKey } from '../src/auth/api-key-format.ts'
-import { SEED_PROJECT } from '../src/state/seed.ts'
 import { startChildServer, type ChildServer } from './child-server.ts'
-import { cpuTimes, runLoad, type HttpTarget } from './http-harness.ts'
+import { cpuTimes, devnetUserToken, runLoad, type HttpTarget } from './http-harness.ts'
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i === -1 ? undefined : process.argv[i + 1] }
 const base = arg('--base')
@@ -45,13 +44,7 @@ function exportRev (rev: string): string {
 interface Side { name: string, server: ChildServer, targets: Map<string, HttpTarget> }
 
 async function targetsOf (server: ChildServer, key: ReturnType<typeof generateApiKey>): Promise<Map<string, HttpTarget>> {
-  const minted = await fetch(server.url + '/devnet/token', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ sub: 'user@demo', project_id: SEED_PROJECT, role: 'user', ttl_s: 3600 }),
-  })
-  if (!minted.ok) throw new Error(`/devnet/token answered ${minted.status}`)
-  const jwt = ((await minted.json()) as { token: string }).token
+  const jwt = await devnetUserToken(server.url)
   const invoke = { method: 'POST', url: server.url + '/models/gpt-demo/invoke', body: JSON.stringify({ input_tokens: 100, output_tokens: 100 }) }
   const all: Array<[string, HttpTarget]> = [
     ['invoke', { ...invoke, headers: { 'x-api-key': key.display } }],

@@ -12,8 +12,7 @@
 import '../src/polyfill.ts'
 import { fileURLToPath } from 'node:url'
 import { generateApiKey } from '../src/auth/api-key-format.ts'
-import { benchAgainstBaseline, cpuPerRequest, startHelloServer, type BenchRow, type HttpTarget, type NamedTarget } from './http-harness.ts'
-import { SEED_PROJECT } from '../src/state/seed.ts'
+import { benchAgainstBaseline, cpuPerRequest, devnetUserToken, startHelloServer, type BenchRow, type HttpTarget, type NamedTarget } from './http-harness.ts'
 import { startChildServer } from './child-server.ts'
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i === -1 ? undefined : process.argv[i + 1] }
@@ -29,13 +28,7 @@ for (const count of counts) {
   const server = await startChildServer(fileURLToPath(new URL('./keys-server.ts', import.meta.url)), [String(count), key.keyId, key.hash, SERVICE, SECRET, key.display], 900_000)
   try {
     // The seed user's JWT from the devnet issuer: the same account as the key, another credential.
-    const minted = await fetch(server.url + '/devnet/token', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ sub: 'user@demo', project_id: SEED_PROJECT, role: 'user', ttl_s: 3600 }),
-    })
-    if (!minted.ok) throw new Error(`/devnet/token answered ${minted.status}`)
-    const jwt = ((await minted.json()) as { token: string }).token
+    const jwt = await devnetUserToken(server.url)
     const invokeBody = JSON.stringify({ input_tokens: 100, output_tokens: 100 })
     const targets: Array<NamedTarget & { target: HttpTarget }> = [
       // Reference: the same app with no authentication, to separate framework from key cost.
