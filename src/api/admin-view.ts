@@ -96,8 +96,8 @@ export function replicaSummary (store: ReplicaStore, mode: 'devnet' | 'node', re
     replication: st === undefined ? 'absent' : st.running ? 'running' : 'stopped',
     queue_reader: st === undefined ? 'n/a' : st.readerRunning ? 'running' : 'stopped',
     listen_addrs: st?.listenAddrs ?? [],
-    members: st?.members.map((m) => ({ id: m.id, via: m.via, connected: m.id === self ? true : m.connected, self: m.id === self })) ??
-      [{ id: self, via: 'self', connected: true, self: true }],
+    members: st?.members.map((m) => ({ id: m.id, via: m.via, connected: m.id === self ? true : m.connected, self: m.id === self, last_seen: m.id === self || m.connected ? now : m.lastSeen ?? null })) ??
+      [{ id: self, via: 'self', connected: true, self: true, last_seen: now }],
     retired: st?.retired.map((r) => ({ id: r.id, by: r.by, at: r.at })) ?? [],
     peers: Object.entries(st?.peers ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, p]) => ({
       id,

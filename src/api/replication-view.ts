@@ -12,6 +12,8 @@ export interface MemberView {
   /** How it became a member: `self`, `connected` (completed a pnet handshake), `vouched`. */
   via: string
   connected: boolean
+  /** When this node last held a connection to it (ms; absent when never since it started). */
+  lastSeen?: number
 }
 
 /** What this node knows of one peer's replica (from the last anti-entropy exchange). */

@@ -19,7 +19,7 @@ export interface ReplicaStatus {
   replication: 'absent' | 'running' | 'stopped'
   queue_reader: 'n/a' | 'running' | 'stopped'
   listen_addrs: string[]
-  members: Array<{ id: string, via: string, connected: boolean, self: boolean }>
+  members: Array<{ id: string, via: string, connected: boolean, self: boolean, last_seen?: number | null }>
   /** Absent from nodes older than retirement. */
   retired?: Array<{ id: string, by: string, at: number }>
   peers: Array<{ id: string, lag_ops: number, lag_ms: number, peer_lag_ops: number, rounds: number, errors: number, last_round_ms: number | null, last_error: string | null }>

@@ -18,6 +18,15 @@ function show (v: unknown): string {
 const rate = (r: number | null): string => (r === null ? '-' : r >= 100 ? r.toFixed(0) : r.toFixed(1))
 const vvText = (vv: Record<string, number>): string => Object.entries(vv).map(([o, s]) => `${short(o)}:${s}`).join(' ') || '(empty)'
 
+/** A duration as its largest unit: 45 s, 12 min, 3 h, 2 d. */
+export function ago (ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000))
+  if (s < 120) return `${s} s`
+  if (s < 7200) return `${Math.round(s / 60)} min`
+  if (s < 172_800) return `${Math.round(s / 3600)} h`
+  return `${Math.round(s / 86_400)} d`
+}
+
 /** `inspect status`. */
 export function formatStatus (url: string, s: ReplicaStatus): string {
   const n = s.node
@@ -39,7 +48,10 @@ export function formatStatus (url: string, s: ReplicaStatus): string {
   const sy = s.sync as Record<string, number> | null
   if (sy !== null) lines.push(`sync        ${sy.rounds} rounds (${sy.roundErrors} failed), ${sy.opsPulled} ops pulled, ${sy.snapshotsImported} snapshots imported`)
   lines.push('', `members (${s.members.length})`)
-  lines.push(table(['id', 'via', 'connected'], s.members.map((m) => [m.id + (m.self ? ' (self)' : ''), m.via, m.connected ? 'yes' : 'no'])))
+  // A member gone for a long time is one to retire (`formstate inspect retire`).
+  const lastSeen = (m: ReplicaStatus['members'][number]): string =>
+    m.connected ? 'now' : m.last_seen == null ? 'not since start' : `${new Date(m.last_seen).toISOString()} (${ago(s.time - m.last_seen)} ago)`
+  lines.push(table(['id', 'via', 'connected', 'last seen'], s.members.map((m) => [m.id + (m.self ? ' (self)' : ''), m.via, m.connected ? 'yes' : 'no', lastSeen(m)])))
   const retired = s.retired ?? [] // absent from nodes older than retirement
   if (retired.length > 0) {
     lines.push('', `retired (${retired.length})`)

@@ -77,7 +77,8 @@ export interface ReplicationStatus {
   running: boolean
   readerRunning: boolean
   listenAddrs: string[]
-  members: Array<{ id: string, via: MemberSource, connected: boolean }>
+  /** `lastSeen`: when this node last held a connection to it (ms; now when connected; absent when never since start). */
+  members: Array<{ id: string, via: MemberSource, connected: boolean, lastSeen?: number }>
   /** Peers retired from the cluster (membership.ts): refused, and not waited for by compaction. */
   retired: Retirement[]
   peers: Record<string, { vv: Record<string, number>, lagOps: number, lagMs: number, peerLagOps: number, rounds: number, errors: number, lastRoundMs?: number, lastError?: string }>
@@ -101,6 +102,8 @@ export class Replicator {
   /** host.addrs() with when it was read: libp2p rebuilds the list per call (~0.1 ms). */
   private addrsCache: { at: number, addrs: string[] } | undefined
   private readonly compaction = { runs: 0, dropped: 0 }
+  /** Peer id → when a connection to it last opened or closed (since this node started). */
+  private readonly lastSeen = new Map<string, number>()
   private readonly listeners = new Set<(e: ReplicationEvent) => void>()
 
   init (options: ReplicatorOptions, deps: ReplicatorDeps): this {
@@ -149,9 +152,14 @@ export class Replicator {
     host.node.addEventListener('peer:connect', (evt) => {
       const id = evt.detail.toString()
       if (membership.connected(id)) logger.info('new cluster member', { peer: id })
+      this.lastSeen.set(id, Date.now())
       this.emit({ type: 'peer', peer: id, connected: true })
     })
-    host.node.addEventListener('peer:disconnect', (evt) => this.emit({ type: 'peer', peer: evt.detail.toString(), connected: false }))
+    host.node.addEventListener('peer:disconnect', (evt) => {
+      const id = evt.detail.toString()
+      this.lastSeen.set(id, Date.now())
+      this.emit({ type: 'peer', peer: id, connected: false })
+    })
     const queue = new GossipQueue({
       cluster: this.opts.cluster,
       store,
@@ -338,7 +346,10 @@ export class Replicator {
       running: host !== undefined,
       readerRunning: this.queue?.readerRunning ?? false,
       listenAddrs: host === undefined ? [] : this.listenAddrs(host, now),
-      members: (this.membership?.list() ?? []).map((m) => ({ id: m.id, via: m.via, connected: connected.has(m.id) })),
+      members: (this.membership?.list() ?? []).map((m) => {
+        const seen = connected.has(m.id) || m.via === 'self' ? now : this.lastSeen.get(m.id)
+        return { id: m.id, via: m.via, connected: connected.has(m.id), ...(seen !== undefined ? { lastSeen: seen } : {}) }
+      }),
       retired: this.membership?.retired() ?? [],
       peers,
       rejected,

@@ -47,7 +47,7 @@ test('GET /admin/replica on a devnet: no replication, reader n/a, vector and dig
   assert.equal(b.replication, 'absent')
   assert.equal(b.queue_reader, 'n/a')
   assert.deepEqual(b.peers, [])
-  assert.deepEqual(b.members, [{ id: d.node.store.replicaId, via: 'self', connected: true, self: true }])
+  assert.deepEqual(b.members, [{ id: d.node.store.replicaId, via: 'self', connected: true, self: true, last_seen: b.time }])
   assert.equal(b.version_vector[d.node.store.replicaId], d.node.store.versionVector().get(d.node.store.replicaId))
   assert.equal(b.digest, d.node.store.digest())
   assert.equal(b.op_log.length, d.node.store.logLength())

@@ -48,7 +48,7 @@ test('status of a cluster node: replication and reader running, the other node a
   assert.equal(s.node.peer_id, b.peerId)
   assert.equal(s.replication, 'running')
   assert.equal(s.queue_reader, 'running')
-  assert.deepEqual(s.members.find((m: { id: string }) => m.id === a.peerId), { id: a.peerId, via: 'connected', connected: true, self: false })
+  assert.deepEqual(s.members.find((m: { id: string }) => m.id === a.peerId), { id: a.peerId, via: 'connected', connected: true, self: false, last_seen: s.time })
   assert.ok(s.peers.some((p: { id: string }) => p.id === a.peerId))
   assert.deepEqual(Object.keys(s.rejected).sort(), ['bad_signature', 'decode_error', 'garbled', 'not_member', 'replay'])
   assert.equal(typeof s.gossip.batchesIn, 'number')
@@ -109,6 +109,10 @@ test('retire: refused while the peer is connected; once it is gone the node reti
     await extra.close()
   }
   await until('a sees c disconnected', 15_000, () => !a.replicator.status().members.some((m) => m.id === c.peerId && m.connected))
+  // Before retiring it, status says since when it is gone.
+  const gone = capture()
+  assert.equal(await main(['inspect', 'status', a.url, '--token', token], gone), 0)
+  assert.match(gone.outText(), new RegExp(`${c.peerId}\\s+connected\\s+no\\s+\\d{4}-\\d\\d-\\d\\dT[^ ]+ \\(\\d+ s ago\\)`))
   const io = capture()
   assert.equal(await main(['inspect', 'retire', a.url, c.peerId, '--token', token], io), 0, io.errText())
   assert.match(io.outText(), new RegExp(`^retired ${c.peerId}\\nmembers now: `))

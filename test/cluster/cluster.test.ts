@@ -248,6 +248,9 @@ describe('three formstate node processes', { timeout: 240_000 }, () => {
     await new Promise((r) => setTimeout(r, 5000)) // two compaction periods (2 s) and more
     const held = await A.replica(false)
     assert.ok((held.op_log.compacted_vv[A.peerId] ?? 0) < seq, `A compacted its op ${seq} although D never had it: ${JSON.stringify(held.op_log)}`)
+    const d = held.members.find((m: { id: string }) => m.id === D.peerId)
+    assert.equal(d.connected, false)
+    assert.ok(held.time - d.last_seen >= 5000, `D last seen ${held.time - d.last_seen} ms ago, before the 5 s wait`)
 
     // Bad retirements change nothing: malformed id 400, unknown 404, this node 409, a connected peer without force 409.
     const retire = (node: NodeProc, id: string, body: unknown = {}) => node.call('POST', `/admin/replica/members/${encodeURIComponent(id)}/retire`, { body })

@@ -65,7 +65,10 @@ export function registerAdminRoutes (table: RouteTable, deps: ApiDeps): void {
       replication: z.enum(['absent', 'running', 'stopped']),
       queue_reader: z.enum(['n/a', 'running', 'stopped']),
       listen_addrs: z.array(z.string()),
-      members: z.array(z.object({ id: z.string(), via: z.string(), connected: z.boolean(), self: z.boolean() })),
+      members: z.array(z.object({
+        id: z.string(), via: z.string(), connected: z.boolean(), self: z.boolean(),
+        last_seen: z.number().nullable().describe('when this node last held a connection to it (ms; now when connected; null: not since this node started)'),
+      })),
       retired: z.array(z.object({ id: z.string(), by: z.string(), at: z.number() })),
       peers: z.array(z.object({
         id: z.string(), lag_ops: z.number(), lag_ms: z.number(), peer_lag_ops: z.number(), rounds: z.number(), errors: z.number(),
