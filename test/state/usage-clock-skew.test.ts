@@ -31,17 +31,30 @@ async function fundedAccount (r: Replica): Promise<string> {
   return id
 }
 
+/**
+ * Runs `fn` on two fresh replicas ('slow', 'fast') that share one funded account (created on
+ * slow, exchanged), and stops both afterwards.
+ */
+async function withFundedPair (fn: (slow: Replica, fast: Replica, id: string) => Promise<void>): Promise<void> {
+  const slow = await replica('slow')
+  const fast = await replica('fast')
+  try {
+    const id = await fundedAccount(slow)
+    await exchange(slow, fast)
+    await fn(slow, fast, id)
+  } finally {
+    await slow.stop()
+    await fast.stop()
+  }
+}
+
 function windows (r: Replica, id: string, field: string): WindowedCounter {
   return r.field(accountKey(id), field)!.state as WindowedCounter
 }
 
 for (const [ahead, res, label] of [[3 * HOUR, 'minute', '3 hours'], [8 * DAY, 'hour', '8 days']] as Array<[number, Resolution, string]>) {
   test(`a replica whose clock is ${label} ahead does not prune the other's recent ${res} windows, on either replica`, async () => {
-    const slow = await replica('slow')
-    const fast = await replica('fast')
-    try {
-      const id = await fundedAccount(slow)
-      await exchange(slow, fast)
+    await withFundedPair(async (slow, fast, id) => {
       // Both record usage for the slow replica's last two hours (every 5 minutes), the fast
       // one stamping its calls with its own clock; they exchange ops every half hour.
       const start = T0 + 10 * DAY
@@ -70,19 +83,12 @@ for (const [ahead, res, label] of [[3 * HOUR, 'minute', '3 hours'], [8 * DAY, 'h
           assert.ok(windowedEntry(s, RESOLUTIONS[res].slot, bucket, 'slow') > 0, `requests in ${res} ${bucket}`)
         })
       }
-    } finally {
-      await slow.stop()
-      await fast.stop()
-    }
+    })
   })
 }
 
 test('keyed usage records (idempotency keys) from a node 3 hours ahead do not prune the other node\'s windows, keyed or not', async () => {
-  const slow = await replica('slow')
-  const fast = await replica('fast')
-  try {
-    const id = await fundedAccount(slow)
-    await exchange(slow, fast)
+  await withFundedPair(async (slow, fast, id) => {
     const start = T0 + 10 * DAY
     const end = start + 2 * HOUR
     const wrote = new Map<number, number>() // slow's minute bucket → tokens_in
@@ -109,18 +115,11 @@ test('keyed usage records (idempotency keys) from a node 3 hours ahead do not pr
       const rows = usageRows(r, id, 'minute', bucketOf('minute', from) * MIN, now + 1, now).filter((u) => u.metric === 'tokens_in')
       assert.deepEqual(rows.map((u) => [u.start, u.value]), want, `${r.replicaId}'s keyed minute windows`)
     }
-  } finally {
-    await slow.stop()
-    await fast.stop()
-  }
+  })
 })
 
 test('idempotency keys recorded on one node are not forgotten because another node\'s clock runs 9 days ahead', async () => {
-  const slow = await replica('slow')
-  const fast = await replica('fast')
-  try {
-    const id = await fundedAccount(slow)
-    await exchange(slow, fast)
+  await withFundedPair(async (slow, fast, id) => {
     const now = T0 + 10 * DAY
     const rec = { subject: { type: 'model' as const, id: 'm1' }, amounts: { tokens_in: 5 } }
     await recordUsageOnce(slow, id, 'call-1', rec, now, now)
@@ -131,10 +130,7 @@ test('idempotency keys recorded on one node are not forgotten because another no
     // A retry an hour later is a replay, on either node.
     assert.equal((await recordUsageOnce(slow, id, 'call-1', rec, now, now + HOUR)).replayed, true)
     assert.equal((await recordUsageOnce(fast, id, 'call-1', rec, now, now + 9 * DAY + HOUR)).replayed, true)
-  } finally {
-    await slow.stop()
-    await fast.stop()
-  }
+  })
 })
 
 test('three replicas, one clock hours to days ahead, ops late, duplicated and reordered: every window the others wrote within their retention survives, on all three', async () => {
